@@ -1,0 +1,60 @@
+"""`datatracing bench SUITE`: figures printed as a table, and as one JSON object with `--json`.
+
+Each suite measures a raw baseline in the same run where one exists, so ratios hold across machines.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from datatracing.pipeline.errors import ConfigError
+
+SUITES = ("e2e", "sampler", "store", "sdk")
+
+
+def _suite(name: str, quick: bool, size: int | None) -> dict[str, float]:
+    if name == "e2e":
+        from datatracing.pipeline.bench._e2e import run_e2e
+
+        return run_e2e(quick)
+    if name == "sampler":
+        from datatracing.pipeline.bench._sampler import run_sampler_bench
+
+        return run_sampler_bench(quick)
+    if name == "store":
+        from datatracing.pipeline.store._bench import run_store_bench
+
+        with tempfile.TemporaryDirectory() as tmp:
+            return run_store_bench(size or (200_000 if quick else 1_000_000), quick, Path(tmp))
+    if name == "sdk":
+        from datatracing.pipeline.broker import EmbeddedBroker
+        from datatracing.sdk._bench import run_sdk_bench
+
+        with EmbeddedBroker() as broker:
+            return run_sdk_bench(quick, broker.bootstrap_servers)
+    raise ConfigError(f"suite: expected one of {', '.join(SUITES)}, got {name!r}")
+
+
+def run_suite(
+    name: str, *, quick: bool = False, json_out: bool = False, size: int | None = None,
+    echo: Callable[[str], None] = print,
+) -> dict[str, float]:
+    """Run one suite, print a table (and a JSON line), return the figures."""
+    if name not in SUITES:
+        raise ConfigError(f"suite: expected one of {', '.join(SUITES)}, got {name!r}")
+    figures = _suite(name, quick, size)
+    table = Table(title=f"datatracing bench {name}{' (quick)' if quick else ''}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, value in figures.items():
+        table.add_row(key, f"{value:,.3f}" if isinstance(value, float) and value < 100 else f"{value:,.0f}")
+    Console().print(table)
+    if json_out:
+        echo(json.dumps({"suite": name, "quick": quick, **figures}, sort_keys=True))
+    return figures

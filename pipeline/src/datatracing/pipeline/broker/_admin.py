@@ -1,0 +1,76 @@
+"""Topic administration and producer construction, translating confluent-kafka errors at the edge."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+
+from confluent_kafka import KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from datatracing.pipeline.config import KafkaSettings, TopicSettings
+from datatracing.pipeline.errors import BrokerUnavailableError
+from datatracing.wire import PARTITIONER
+
+log = logging.getLogger(__name__)
+
+
+def topic_specs(topics: TopicSettings) -> list[NewTopic]:
+    """Our topics, created explicitly (brokers may auto-create with other partition counts)."""
+    n, rf = topics.partitions, topics.replication_factor
+    return [
+        NewTopic(topics.spans, n, rf),
+        NewTopic(topics.sampled, n, rf),
+        NewTopic(topics.decisions, n, rf, config={"cleanup.policy": "compact"}),
+        NewTopic(topics.dead_letter, 1, rf),
+    ]
+
+
+def ensure_topics(bootstrap_servers: str, specs: list[NewTopic], timeout_s: float = 30.0) -> None:
+    """Create the topics that do not exist yet and wait until every one is visible in metadata."""
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    deadline = time.monotonic() + timeout_s
+    try:
+        existing = set(admin.list_topics(timeout=timeout_s).topics)
+        missing = [s for s in specs if s.topic not in existing]
+        if missing:
+            for topic, future in admin.create_topics(missing, operation_timeout=timeout_s).items():
+                try:
+                    future.result(timeout=timeout_s)
+                except KafkaException as exc:
+                    if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                        raise
+                log.info("created topic %s", topic)
+        wanted = {s.topic for s in specs}
+        while True:
+            metadata = admin.list_topics(timeout=max(0.5, deadline - time.monotonic()))
+            if wanted <= set(metadata.topics):
+                return
+            if time.monotonic() > deadline:
+                raise BrokerUnavailableError(f"topics not visible after {timeout_s}s: {sorted(wanted)}")
+            time.sleep(0.05)
+    except KafkaException as exc:
+        raise BrokerUnavailableError(f"broker {bootstrap_servers}: {exc}") from exc
+
+
+def ensure_pipeline_topics(kafka: KafkaSettings, topics: TopicSettings, timeout_s: float = 30.0) -> None:
+    ensure_topics(kafka.bootstrap_servers, topic_specs(topics), timeout_s)
+
+
+def producer_config(bootstrap_servers: str, extra: Mapping[str, object] | None = None) -> dict[str, object]:
+    """librdkafka settings for our producers: murmur2 partitioning, bounded queue, batching."""
+    config: dict[str, object] = {
+        "bootstrap.servers": bootstrap_servers,
+        "partitioner": PARTITIONER,
+        "linger.ms": 5,
+        "enable.idempotence": False,
+        "acks": "all",
+        "message.timeout.ms": 30_000,
+    }
+    config.update(extra or {})
+    return config
+
+
+def make_producer(bootstrap_servers: str, extra: Mapping[str, object] | None = None) -> Producer:
+    return Producer(producer_config(bootstrap_servers, extra))

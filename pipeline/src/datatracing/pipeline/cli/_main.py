@@ -1,0 +1,200 @@
+"""`datatracing`: run the embedded stack, the workers, the demo, lookups and benchmarks.
+
+Bad arguments or settings print one line naming the bad field and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from datatracing.errors import UsageError
+from datatracing.pipeline.config import Settings, load_settings
+from datatracing.pipeline.errors import PipelineError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="DataTracing: tail-sampled tracing for data pipelines.")
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML settings file.", envvar="DATATRACING_CONFIG")]
+DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Where the embedded stack keeps its data.")]
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def settings_from(config: Path | None, **overrides: Any) -> Settings:
+    try:
+        return load_settings(config, **overrides)
+    except UsageError as exc:
+        fail(str(exc))
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _query_url(settings: Settings, explicit: str | None) -> str:
+    from datatracing.pipeline.runtime._stack import read_state
+
+    if explicit:
+        return explicit.rstrip("/")
+    state = read_state(settings.data_dir)
+    if state is not None:
+        return state.query_url
+    return f"http://{settings.query.host}:{settings.query.port}"
+
+
+@app.command()
+def up(
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    broker_port: Annotated[int, typer.Option(min=0, max=65535, help="Embedded broker port (0: any).")] = 19092,
+    query_port: Annotated[int | None, typer.Option(min=0, max=65535, help="Query API port.")] = None,
+    policy: Annotated[Path | None, typer.Option(help="Sampling policy file (YAML/JSON).")] = None,
+    detach: Annotated[bool, typer.Option(help="Start in the background and return once ready.")] = False,
+) -> None:
+    """Start the embedded stack: broker, sampler worker, store worker with the query API."""
+    from datatracing.pipeline.runtime._stack import Stack, read_state
+
+    overrides: dict[str, Any] = {"data_dir": data_dir, "policy_file": policy}
+    if query_port is not None:
+        overrides["query"] = {"port": query_port}
+    settings = settings_from(config, **overrides)
+    if policy is not None and not policy.is_file():
+        fail(f"--policy: {policy} is not a file")
+    if detach:
+        args = [sys.executable, "-m", "datatracing.pipeline.cli", "up", "--broker-port", str(broker_port)]
+        args += ["--data-dir", str(settings.data_dir), "--query-port", str(settings.query.port)]
+        if config is not None:
+            args += ["--config", str(config)]
+        if policy is not None:
+            args += ["--policy", str(policy)]
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(settings.data_dir / "up.log", "ab") as out:
+            proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 120
+        while (state := read_state(settings.data_dir)) is None:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                fail(f"the stack did not start; see {settings.data_dir / 'up.log'}", code=1)
+            time.sleep(0.2)
+        typer.echo(f"stack up: broker {state.bootstrap_servers}, query {state.query_url} (pid {state.supervisor_pid})")
+        return
+    _setup_logging("info")
+    stack = Stack(settings, broker_port=broker_port)
+    try:
+        state = stack.start()
+    except (PipelineError, OSError) as exc:
+        stack.stop()
+        fail(str(exc), code=1)
+    typer.echo(f"stack up: broker {state.bootstrap_servers}, query {state.query_url}; Ctrl-C stops it")
+    stack.supervise()
+
+
+@app.command()
+def down(config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
+    """Stop the stack started by `up --detach`."""
+    from datatracing.pipeline.runtime._stack import read_state
+
+    settings = settings_from(config, data_dir=data_dir)
+    state = read_state(settings.data_dir)
+    if state is None:
+        typer.echo("no stack running")
+        return
+    os.kill(state.supervisor_pid, signal.SIGTERM)
+    deadline = time.monotonic() + 60
+    while read_state(settings.data_dir) is not None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    typer.echo("stack stopped")
+
+
+@app.command()
+def worker(
+    role: Annotated[str, typer.Argument(help="sampler | store | sink")],
+    config: ConfigOpt = None,
+) -> None:
+    """Run one worker process (settings from the environment and --config)."""
+    from datatracing.pipeline.runtime._workers import run_sampler_worker, run_store_worker
+
+    settings = settings_from(config)
+    _setup_logging(settings.worker.log_level)
+    if role == "sampler":
+        run_sampler_worker(settings)
+    elif role in ("store", "sink"):
+        run_store_worker(settings, with_query=role == "store")
+    else:
+        fail(f"role: expected sampler, store or sink, got {role!r}")
+
+
+@app.command()
+def migrate(config: ConfigOpt = None, store_url: Annotated[str | None, typer.Option(help="Store URL.")] = None) -> None:
+    """Apply the schema migrations to the store."""
+    from datatracing.pipeline.store import open_store
+
+    settings = settings_from(config, store={"url": store_url} if store_url else None)
+    try:
+        store = open_store(settings.store_url, retention_days=settings.store.retention_days)
+        applied = store.migrate()
+        store.close()
+    except PipelineError as exc:
+        fail(str(exc), code=1)
+    typer.echo(f"applied: {', '.join(applied)}" if applied else "schema up to date")
+
+
+@app.command()
+def trace(
+    trace_id: Annotated[str, typer.Argument(help="Trace id (hex).")],
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    query_url: Annotated[str | None, typer.Option(help="Query service URL.")] = None,
+) -> None:
+    """Print a trace's span tree."""
+    from datatracing.pipeline.cli._trace import print_trace
+
+    settings = settings_from(config, data_dir=data_dir)
+    raise typer.Exit(print_trace(_query_url(settings, query_url), trace_id))
+
+
+@app.command()
+def demo(
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    traces: Annotated[int, typer.Option(min=1, max=100_000, help="How many traces to emit.")] = 40,
+    timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait for the traces to be queryable.")] = 120,
+) -> None:
+    """Emit realistic pipeline traffic through the SDK, wait until it is queryable, print a summary."""
+    from datatracing.pipeline.cli._demo import run_demo
+    from datatracing.pipeline.runtime._stack import read_state
+
+    settings = settings_from(config, data_dir=data_dir)
+    state = read_state(settings.data_dir)
+    bootstrap = state.bootstrap_servers if state else settings.kafka.bootstrap_servers
+    raise typer.Exit(run_demo(bootstrap, settings.topics.spans, _query_url(settings, None), traces, timeout))
+
+
+@app.command()
+def bench(
+    suite: Annotated[str, typer.Argument(help="e2e | sampler | store | sdk")],
+    quick: Annotated[bool, typer.Option(help="Smaller run for a quick look.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Also print one JSON object on the last line.")] = False,
+    size: Annotated[int | None, typer.Option(min=1, help="Suite size (spans), where it applies.")] = None,
+) -> None:
+    """Run a benchmark suite and print its figures."""
+    from datatracing.pipeline.bench import run_suite
+
+    try:
+        run_suite(suite, quick=quick, json_out=json_out, size=size)
+    except UsageError as exc:
+        fail(str(exc))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,134 @@
+"""Runtime settings: frozen pydantic-settings models, read from the environment only at entry points.
+
+Every field can be set as `DATATRACING_<SECTION>__<FIELD>` (for example
+`DATATRACING_KAFKA__BOOTSTRAP_SERVERS=broker:9092`) or from a YAML file named by `--config` /
+`DATATRACING_CONFIG`. CLI options override both. Invalid values stop start-up with a one-line message
+naming the field (see `load_settings`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from datatracing.pipeline.errors import ConfigError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TopicSettings(_Section):
+    """Topic names. `spans` defaults to the OpenTelemetry Collector kafkaexporter's default topic."""
+
+    spans: str = Field(default="otlp_spans", min_length=1)
+    sampled: str = Field(default="sampled-spans", min_length=1)
+    decisions: str = Field(default="decisions", min_length=1)
+    dead_letter: str = Field(default="dead-letter", min_length=1)
+    partitions: int = Field(default=4, ge=1, le=1024)
+    replication_factor: int = Field(default=1, ge=1, le=16)
+
+
+class KafkaSettings(_Section):
+    bootstrap_servers: str = Field(default="127.0.0.1:19092", min_length=1)
+    session_timeout_ms: int = Field(default=6000, ge=1000)
+    #: Extra librdkafka settings for our producers (security, compression...).
+    producer: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
+class SinkSettings(_Section):
+    batch_max_spans: int = Field(default=20_000, ge=1)
+    batch_max_messages: int = Field(default=2_000, ge=1)
+    batch_max_wait_s: float = Field(default=1.0, gt=0)
+    retry_initial_s: float = Field(default=0.2, gt=0)
+    retry_max_s: float = Field(default=10.0, gt=0)
+
+
+class StoreSettings(_Section):
+    #: `chdb:///path` (embedded) or `clickhouse://user:pass@host:8123/db` (server); when unset, an
+    #: embedded store under `data_dir/clickhouse`.
+    url: str | None = Field(default=None, min_length=1)
+    retention_days: int = Field(default=30, ge=1, le=3650)
+
+
+class QuerySettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=16686, ge=0, le=65535)
+    max_limit: int = Field(default=1000, ge=1)
+
+
+class WorkerSettings(_Section):
+    #: Faust's HTTP port for the sampler worker (metrics); the sink worker uses `web_port + 1`.
+    web_port: int = Field(default=6066, ge=1, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class Settings(BaseSettings):
+    """All runtime settings of the pipeline processes."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DATATRACING_", env_nested_delimiter="__", frozen=True, extra="forbid"
+    )
+
+    data_dir: Path = Path(".datatracing")
+    kafka: KafkaSettings = KafkaSettings()
+    topics: TopicSettings = TopicSettings()
+    store: StoreSettings = StoreSettings()
+    sink: SinkSettings = SinkSettings()
+    query: QuerySettings = QuerySettings()
+    worker: WorkerSettings = WorkerSettings()
+    #: Sampling policy file (YAML or JSON); none means keep every trace.
+    policy_file: Path | None = None
+
+    @property
+    def store_url(self) -> str:
+        """The store URL, defaulting to embedded chdb under the data directory."""
+        return self.store.url or f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+
+def _describe(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "settings"
+    return f"{where}: {first['msg']}"
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings from (lowest first) defaults, the YAML file, the environment, `overrides`.
+
+    Raises `ConfigError` with a one-line message naming the bad field.
+    """
+    file_values: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            loaded = yaml.safe_load(config_file.read_text())
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{config_file}: cannot read settings: {exc}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{config_file}: settings must be a mapping")
+        file_values = loaded or {}
+    try:
+        from_env = Settings()
+    except ValidationError as exc:
+        raise ConfigError(f"environment: {_describe(exc)}") from exc
+    # Environment beats the file: start from the file, then apply what the environment set.
+    env_set = from_env.model_dump(exclude_unset=True)
+    merged = _merge(_merge(file_values, env_set), {k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        source = f"{config_file}: " if config_file is not None else ""
+        raise ConfigError(f"{source}{_describe(exc)}") from exc

@@ -1,0 +1,1 @@
+"""Process runtime: Faust app factory, the worker processes and the `datatracing up` supervisor."""

@@ -1,0 +1,73 @@
+"""The two worker processes of the pipeline.
+
+- The sampler worker (`run_sampler_worker`): spans topic → tail sampler → `sampled-spans`. Scale it
+  out by running more of them: Kafka partitions by trace id give each one whole traces.
+- The store worker (`run_store_worker`): `sampled-spans` → sink → ClickHouse, and optionally the query
+  service on the same event loop. With embedded chdb it must host both, because a chdb data path can
+  be opened by one process only: the store worker is that process.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+from faust.contrib.asgi import serve_asgi
+
+from datatracing.pipeline.broker import ensure_pipeline_topics, make_producer
+from datatracing.pipeline.config import Settings
+from datatracing.pipeline.query import create_app
+from datatracing.pipeline.runtime._faust import make_faust_app, raw_topic
+from datatracing.pipeline.sink import SinkWriter, install_sink_agent
+from datatracing.pipeline.store import TraceStore, open_store
+
+log = logging.getLogger(__name__)
+
+SAMPLER_APP_ID = "datatracing-sampler"
+SINK_APP_ID = "datatracing-sink"
+
+
+def _run(app: faust.App, settings: Settings) -> None:
+    worker = faust.Worker(app, loglevel=settings.worker.log_level.upper(), quiet=True)
+    worker.execute_from_commandline()
+
+
+def build_store_app(settings: Settings, store: TraceStore, *, with_query: bool) -> tuple[faust.App, Any]:
+    """The store worker's Faust app: the sink agent, and the query API when `with_query`."""
+    app = make_faust_app(settings, SINK_APP_ID, web_port=settings.query.port)
+    producer = make_producer(settings.kafka.bootstrap_servers, settings.kafka.producer)
+    writer = SinkWriter(store, producer, settings.topics.dead_letter, settings.sink)
+    install_sink_agent(app, raw_topic(app, settings.topics.sampled), writer, settings.sink)
+    if with_query:
+        serve_asgi(
+            app,
+            create_app(store, max_limit=settings.query.max_limit),
+            host=settings.query.host,
+            port=settings.query.port,
+            log_level="warning",
+        )
+    return app, writer
+
+
+def run_store_worker(settings: Settings, *, with_query: bool = True) -> None:
+    """Open the store (applying migrations), then run the sink (and query API) until stopped."""
+    ensure_pipeline_topics(settings.kafka, settings.topics)
+    store = open_store(settings.store_url, retention_days=settings.store.retention_days)
+    applied = store.migrate()
+    if applied:
+        log.info("applied migrations: %s", ", ".join(applied))
+    app, _ = build_store_app(settings, store, with_query=with_query)
+    try:
+        _run(app, settings)
+    finally:
+        store.close()
+
+
+def run_sampler_worker(settings: Settings) -> None:
+    """Run the tail sampler until stopped."""
+    from datatracing.pipeline.sampler import build_sampler_app
+
+    ensure_pipeline_topics(settings.kafka, settings.topics)
+    app = build_sampler_app(settings)
+    _run(app, settings)

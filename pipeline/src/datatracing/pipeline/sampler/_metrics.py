@@ -1,0 +1,76 @@
+"""Prometheus metrics of the sampler worker, served as text on the worker's HTTP port."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry, make_asgi_app
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from datatracing.pipeline.sampler._agent import SamplerRunner
+
+_LATENCY_BUCKETS_S = (0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120)
+
+
+class SamplerCollector(Collector):
+    """Reads the runner's engines at scrape time: nothing is counted twice on the hot path."""
+
+    def __init__(self, runner: SamplerRunner) -> None:
+        self.runner = runner
+
+    def collect(self) -> Iterator[Any]:
+        engines = list(self.runner.engines.values())
+        spans_in = CounterMetricFamily("datatracing_sampler_spans", "Spans received", labels=["partition"])
+        late = CounterMetricFamily("datatracing_sampler_late_spans", "Spans after their trace's decision",
+                                   labels=["decision"])
+        decided = CounterMetricFamily("datatracing_sampler_traces_decided", "Traces decided",
+                                      labels=["decision", "policy"])
+        buffered = GaugeMetricFamily("datatracing_sampler_buffered", "Buffered state", labels=["unit"])
+        lag = GaugeMetricFamily("datatracing_sampler_uncommitted_offsets",
+                                "Offsets received but not yet committable, by partition", labels=["partition"])
+        late_kept = late_dropped = 0
+        by_policy: dict[tuple[str, str], int] = {}
+        traces = spans = size = 0
+        for engine in engines:
+            stats = engine.stats
+            spans_in.add_metric([str(engine.partition)], stats.spans_in)
+            late_kept += stats.late_kept
+            late_dropped += stats.late_dropped
+            for (keep, policy), count in stats.decisions.items():
+                key = ("keep" if keep else "drop", policy)
+                by_policy[key] = by_policy.get(key, 0) + count
+            traces += stats.buffered_traces
+            spans += stats.buffered_spans
+            size += stats.buffered_bytes
+            lag.add_metric([str(engine.partition)], max(0, stats.next_offset - engine.committable_offset()))
+        late.add_metric(["keep"], late_kept)
+        late.add_metric(["drop"], late_dropped)
+        for (decision, policy), count in sorted(by_policy.items()):
+            decided.add_metric([decision, policy], count)
+        buffered.add_metric(["traces"], traces)
+        buffered.add_metric(["spans"], spans)
+        buffered.add_metric(["bytes"], size)
+        dead = CounterMetricFamily("datatracing_sampler_dead_lettered", "Messages or parts dead-lettered")
+        dead.add_metric([], self.runner.dead_lettered)
+        yield from (spans_in, late, decided, buffered, lag, dead, self._latency())
+
+    def _latency(self) -> HistogramMetricFamily:
+        samples = [ns / 1e9 for ns in self.runner.decision_latency_ns]
+        buckets = [(str(b), float(sum(1 for s in samples if s <= b))) for b in _LATENCY_BUCKETS_S]
+        buckets.append(("+Inf", float(len(samples))))
+        return HistogramMetricFamily(
+            "datatracing_sampler_decision_latency_seconds",
+            "Last span received to decision (recent decisions)",
+            buckets=buckets,
+            sum_value=sum(samples),
+        )
+
+
+def metrics_app(runner: SamplerRunner) -> Any:
+    """An ASGI app answering `/metrics` (any path) with the runner's metrics."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SamplerCollector(runner))
+    return make_asgi_app(registry)
