@@ -13,9 +13,16 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from datatracing.pipeline.broker import EmbeddedBroker, ensure_topics
 from datatracing.pipeline.config import TopicSettings
+
+# Two shared cores, often busy with brokers and workers: judge properties, not generation speed.
+settings.register_profile(
+    "datatracing", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=100
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "datatracing"))
 
 
 def docker_available() -> bool:
@@ -52,7 +59,7 @@ def topic_factory(kafka_bootstrap: str) -> Callable[..., str]:
     """Create a uniquely named topic: `topic_factory("spans", partitions=4)` returns its name."""
 
     def create(prefix: str = "t", partitions: int = 1, **config: str) -> str:
-        from confluent_kafka.admin import NewTopic
+        from confluent_kafka.cimpl import NewTopic
 
         name = f"{prefix}-{uuid.uuid4().hex[:10]}"
         ensure_topics(kafka_bootstrap, [NewTopic(name, partitions, 1, config=dict(config))])

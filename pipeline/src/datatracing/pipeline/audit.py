@@ -18,6 +18,8 @@ HEADER_TENANT = "dt-tenant"
 DEFAULT_TENANT = "default"
 
 Headers = Sequence[tuple[str, bytes | None]]
+#: Headers as confluent-kafka's producer takes them.
+KafkaHeaders = list[tuple[str, str | bytes | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +34,7 @@ class SamplingAudit:
     sample_rate: float = 1.0
     tenant: str = DEFAULT_TENANT
 
-    def to_headers(self) -> list[tuple[str, bytes]]:
+    def to_headers(self) -> KafkaHeaders:
         return [
             (HEADER_POLICY, self.policy.encode()),
             (HEADER_POLICY_VERSION, self.policy_version.encode()),

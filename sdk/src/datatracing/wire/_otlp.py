@@ -110,28 +110,31 @@ def _fill_span(pb: trace_pb2.Span, span: Span) -> None:
 
 
 def spans_to_request(spans: Iterable[Span]) -> ExportTraceServiceRequest:
-    """Group `spans` by resource and scope into one OTLP export request (span order is kept)."""
+    """Group runs of spans sharing a resource and scope into one OTLP export request (order kept)."""
     request = ExportTraceServiceRequest()
-    # Models holding dicts are not hashable; a batch has few distinct resources and scopes, so a
-    # linear scan by equality (identity first) is cheap.
-    groups: list[tuple[Resource, trace_pb2.ResourceSpans, list[tuple[InstrumentationScope, Any]]]] = []
+    # Consecutive spans sharing a resource and scope share one group, so the decoded order is the
+    # encoded order exactly; batches from one process are runs of one resource anyway.
+    last_resource: Resource | None = None
+    last_scope: InstrumentationScope | None = None
+    rs: trace_pb2.ResourceSpans | None = None
+    scope_spans: Any = None
     for span in spans:
-        group = next((g for g in groups if g[0] is span.resource or g[0] == span.resource), None)
-        if group is None:
+        if rs is None or not (span.resource is last_resource or span.resource == last_resource):
             rs = request.resource_spans.add()
             rs.resource.CopyFrom(_resource_pb(span.resource))
-            group = (span.resource, rs, [])
-            groups.append(group)
-        _, rs, scopes = group
-        found = next((s for sc, s in scopes if sc is span.scope or sc == span.scope), None)
-        if found is None:
-            found = rs.scope_spans.add()
-            found.scope.name = span.scope.name
-            found.scope.version = span.scope.version
-            _fill_attributes(found.scope.attributes, span.scope.attributes)
-            found.scope.dropped_attributes_count = span.scope.dropped_attributes_count
-            scopes.append((span.scope, found))
-        _fill_span(found.spans.add(), span)
+            last_resource, last_scope = span.resource, None
+        if (
+            scope_spans is None
+            or last_scope is None
+            or not (span.scope is last_scope or span.scope == last_scope)
+        ):
+            scope_spans = rs.scope_spans.add()
+            scope_spans.scope.name = span.scope.name
+            scope_spans.scope.version = span.scope.version
+            _fill_attributes(scope_spans.scope.attributes, span.scope.attributes)
+            scope_spans.scope.dropped_attributes_count = span.scope.dropped_attributes_count
+            last_scope = span.scope
+        _fill_span(scope_spans.spans.add(), span)
     return request
 
 
@@ -220,7 +223,9 @@ def span_from_pb(pb: trace_pb2.Span, resource: Resource, scope: InstrumentationS
 
 
 def resource_from_pb(pb: resource_pb2.Resource) -> Resource:
-    return Resource(attributes=attributes(pb.attributes), dropped_attributes_count=pb.dropped_attributes_count)
+    return Resource(
+        attributes=attributes(pb.attributes), dropped_attributes_count=pb.dropped_attributes_count
+    )
 
 
 def scope_from_pb(pb: common_pb2.InstrumentationScope) -> InstrumentationScope:

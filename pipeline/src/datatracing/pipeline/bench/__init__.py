@@ -42,7 +42,11 @@ def _suite(name: str, quick: bool, size: int | None) -> dict[str, float]:
 
 
 def run_suite(
-    name: str, *, quick: bool = False, json_out: bool = False, size: int | None = None,
+    name: str,
+    *,
+    quick: bool = False,
+    json_out: bool = False,
+    size: int | None = None,
     echo: Callable[[str], None] = print,
 ) -> dict[str, float]:
     """Run one suite, print a table (and a JSON line), return the figures."""

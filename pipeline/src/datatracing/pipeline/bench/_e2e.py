@@ -45,8 +45,14 @@ def _produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) ->
 def raw_copy_rate(bootstrap: str, source: str, partitions: int, count: int, spans: int) -> float:
     """Spans/s of consume + produce with no logic, over `count` messages already in `source`."""
     target = f"bench-copy-{uuid.uuid4().hex[:8]}"
-    ensure_topics(bootstrap, topic_specs(TopicSettings(spans=target, sampled=target + "-s",
-                                                       decisions=target + "-d", dead_letter=target + "-q")))
+    ensure_topics(
+        bootstrap,
+        topic_specs(
+            TopicSettings(
+                spans=target, sampled=target + "-s", decisions=target + "-d", dead_letter=target + "-q"
+            )
+        ),
+    )
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": target, "enable.auto.commit": False})
     consumer.assign([TopicPartition(source, p, 0) for p in range(partitions)])
     producer = make_producer(bootstrap)
@@ -81,8 +87,12 @@ def run_e2e(quick: bool) -> dict[str, float]:
     messages, spans = _messages(traces)
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as tmp:
         suffix = uuid.uuid4().hex[:8]
-        topics = TopicSettings(spans=f"spans-{suffix}", sampled=f"sampled-{suffix}",
-                               decisions=f"decisions-{suffix}", dead_letter=f"dlq-{suffix}")
+        topics = TopicSettings(
+            spans=f"spans-{suffix}",
+            sampled=f"sampled-{suffix}",
+            decisions=f"decisions-{suffix}",
+            dead_letter=f"dlq-{suffix}",
+        )
         ensure_topics(broker.bootstrap_servers, topic_specs(topics))
         from datatracing.pipeline.broker import free_port
 

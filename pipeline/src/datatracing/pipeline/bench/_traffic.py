@@ -10,11 +10,13 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from datatracing.model import Resource, Span, SpanKind, Status, StatusCode
+from datatracing.model import Attributes, Resource, Span, SpanKind, Status, StatusCode
 
 SERVICES = ("ingest-api", "enricher", "warehouse-loader", "feature-store", "fraud-scorer")
 _RESOURCES = {
-    name: Resource(attributes={"service.name": name, "service.version": "1.4.2", "deployment.environment": "bench"})
+    name: Resource(
+        attributes={"service.name": name, "service.version": "1.4.2", "deployment.environment": "bench"}
+    )
     for name in SERVICES
 }
 
@@ -46,8 +48,10 @@ def synthetic_trace(rng: random.Random, shape: TrafficShape, start_ns: int) -> l
         span_id = _hex(rng, 8)
         offset = 0 if i == 0 else int(rng.random() * total_ms * 0.8e6)
         duration = int(total_ms * 1e6) if i == 0 else max(1000, int(rng.lognormvariate(0.5, 1.0) * 1e6))
-        kind = SpanKind.SERVER if i == 0 else rng.choice((SpanKind.INTERNAL, SpanKind.CLIENT, SpanKind.PRODUCER))
-        attributes: dict[str, str | int | float | bool | bytes | list[object] | dict[str, object] | None] = {
+        kind = (
+            SpanKind.SERVER if i == 0 else rng.choice((SpanKind.INTERNAL, SpanKind.CLIENT, SpanKind.PRODUCER))
+        )
+        attributes: Attributes = {
             "pipeline.job": "orders-etl",
             "pipeline.stage": rng.choice(("ingest", "transform", "load")),
             "pipeline.records.in": rng.randint(1, 5000),
@@ -68,7 +72,7 @@ def synthetic_trace(rng: random.Random, shape: TrafficShape, start_ns: int) -> l
                 kind=kind,
                 start_time_unix_nano=start_ns + offset,
                 end_time_unix_nano=start_ns + offset + duration,
-                attributes=attributes,  # type: ignore[arg-type]
+                attributes=attributes,
                 status=Status(code=StatusCode.ERROR, message="boom") if i == error_at else Status(),
                 resource=_RESOURCES[service],
             )

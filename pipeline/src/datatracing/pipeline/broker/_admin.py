@@ -7,7 +7,8 @@ import time
 from collections.abc import Mapping
 
 from confluent_kafka import KafkaException, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
 from datatracing.pipeline.config import KafkaSettings, TopicSettings
 from datatracing.pipeline.errors import BrokerUnavailableError

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datatracing.pipeline.audit import KafkaHeaders
+
 HEADER_ERROR = "dt-error"
 HEADER_SOURCE_TOPIC = "dt-source-topic"
 HEADER_SOURCE_PARTITION = "dt-source-partition"
@@ -10,7 +12,7 @@ HEADER_SOURCE_OFFSET = "dt-source-offset"
 _MAX_REASON = 1024
 
 
-def dead_letter_headers(reason: str, topic: str, partition: int, offset: int) -> list[tuple[str, bytes]]:
+def dead_letter_headers(reason: str, topic: str, partition: int, offset: int) -> KafkaHeaders:
     """Headers of a dead-letter record (the reason is cut to 1 KiB)."""
     return [
         (HEADER_ERROR, reason[:_MAX_REASON].encode("utf-8", errors="replace")),

@@ -20,10 +20,16 @@ from datatracing.errors import UsageError
 from datatracing.pipeline.config import Settings, load_settings
 from datatracing.pipeline.errors import PipelineError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="DataTracing: tail-sampled tracing for data pipelines.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="DataTracing: tail-sampled tracing for data pipelines."
+)
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML settings file.", envvar="DATATRACING_CONFIG")]
-DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Where the embedded stack keeps its data.")]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="YAML settings file.", envvar="DATATRACING_CONFIG")
+]
+DataDirOpt = Annotated[
+    Path | None, typer.Option("--data-dir", help="Where the embedded stack keeps its data.")
+]
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -57,7 +63,9 @@ def _query_url(settings: Settings, explicit: str | None) -> str:
 def up(
     config: ConfigOpt = None,
     data_dir: DataDirOpt = None,
-    broker_port: Annotated[int, typer.Option(min=0, max=65535, help="Embedded broker port (0: any).")] = 19092,
+    broker_port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Embedded broker port (0: any).")
+    ] = 19092,
     query_port: Annotated[int | None, typer.Option(min=0, max=65535, help="Query API port.")] = None,
     policy: Annotated[Path | None, typer.Option(help="Sampling policy file (YAML/JSON).")] = None,
     detach: Annotated[bool, typer.Option(help="Start in the background and return once ready.")] = False,
@@ -86,7 +94,7 @@ def up(
             if proc.poll() is not None or time.monotonic() > deadline:
                 fail(f"the stack did not start; see {settings.data_dir / 'up.log'}", code=1)
             time.sleep(0.2)
-        typer.echo(f"stack up: broker {state.bootstrap_servers}, query {state.query_url} (pid {state.supervisor_pid})")
+        typer.echo(f"stack up: broker {state.bootstrap_servers}, query {state.query_url}")
         return
     _setup_logging("info")
     stack = Stack(settings, broker_port=broker_port)
@@ -135,7 +143,9 @@ def worker(
 
 
 @app.command()
-def migrate(config: ConfigOpt = None, store_url: Annotated[str | None, typer.Option(help="Store URL.")] = None) -> None:
+def migrate(
+    config: ConfigOpt = None, store_url: Annotated[str | None, typer.Option(help="Store URL.")] = None
+) -> None:
     """Apply the schema migrations to the store."""
     from datatracing.pipeline.store import open_store
 
@@ -168,7 +178,9 @@ def demo(
     config: ConfigOpt = None,
     data_dir: DataDirOpt = None,
     traces: Annotated[int, typer.Option(min=1, max=100_000, help="How many traces to emit.")] = 40,
-    timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait for the traces to be queryable.")] = 120,
+    timeout: Annotated[
+        float, typer.Option(min=1, help="Seconds to wait for the traces to be queryable.")
+    ] = 120,
 ) -> None:
     """Emit realistic pipeline traffic through the SDK, wait until it is queryable, print a summary."""
     from datatracing.pipeline.cli._demo import run_demo
@@ -184,7 +196,9 @@ def demo(
 def bench(
     suite: Annotated[str, typer.Argument(help="e2e | sampler | store | sdk")],
     quick: Annotated[bool, typer.Option(help="Smaller run for a quick look.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Also print one JSON object on the last line.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Also print one JSON object on the last line.")
+    ] = False,
     size: Annotated[int | None, typer.Option(min=1, help="Suite size (spans), where it applies.")] = None,
 ) -> None:
     """Run a benchmark suite and print its figures."""

@@ -39,7 +39,10 @@ def envelope(status: int, code: str, message: str, details: list[Any] | None = N
 
 def _validation_details(errors: list[Any]) -> tuple[str, list[dict[str, str]]]:
     details = [
-        {"field": ".".join(str(p) for p in e.get("loc", ()) if p not in ("query", "path")), "message": e["msg"]}
+        {
+            "field": ".".join(str(p) for p in e.get("loc", ()) if p not in ("query", "path")),
+            "message": e["msg"],
+        }
         for e in errors
     ]
     first = details[0] if details else {"field": "request", "message": "invalid"}
@@ -80,5 +83,5 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:  # pragma: no cover - a bug
-        log.exception("unexpected error", exc_info=exc)
+        log.error("unexpected error", exc_info=exc)
         return envelope(500, "internal", "internal error")

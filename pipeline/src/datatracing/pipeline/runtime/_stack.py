@@ -94,7 +94,15 @@ class Stack:
 
     def _spawn(self, role: str) -> None:
         settings_file = self._write_worker_settings()
-        cmd = [sys.executable, "-m", "datatracing.pipeline.cli", "worker", role, "--config", str(settings_file)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "datatracing.pipeline.cli",
+            "worker",
+            role,
+            "--config",
+            str(settings_file),
+        ]
         env = {k: v for k, v in os.environ.items() if not k.startswith("DATATRACING_")}
         with open(self.logs / f"{role}.log", "ab") as out:
             self.workers[role] = subprocess.Popen(
@@ -112,7 +120,9 @@ class Stack:
             raise PipelineError(f"a stack already runs with data dir {self.settings.data_dir}")
         if self.broker_port is not None:
             self.broker = EmbeddedBroker(self.broker_port, log_file=self.logs / "broker.log").start()
-            kafka = self.settings.kafka.model_copy(update={"bootstrap_servers": self.broker.bootstrap_servers})
+            kafka = self.settings.kafka.model_copy(
+                update={"bootstrap_servers": self.broker.bootstrap_servers}
+            )
             self.settings = self.settings.model_copy(update={"kafka": kafka})
         ensure_pipeline_topics(self.settings.kafka, self.settings.topics)
         for role in ("store", "sampler"):

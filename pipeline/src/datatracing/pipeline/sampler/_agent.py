@@ -18,6 +18,7 @@ from typing import Any
 
 from confluent_kafka import Producer
 
+from datatracing.pipeline.audit import KafkaHeaders
 from datatracing.pipeline.broker import dead_letter_headers
 from datatracing.pipeline.config import Settings
 from datatracing.pipeline.sampler._decisions import encode_decision
@@ -63,7 +64,7 @@ class SamplerRunner:
 
     # --- output ----------------------------------------------------------------------------------
 
-    def _produce(self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]) -> None:
+    def _produce(self, topic: str, key: bytes | None, value: bytes, headers: KafkaHeaders) -> None:
         while True:
             try:
                 self.producer.produce(topic, key=key, value=value, headers=headers)
@@ -77,7 +78,8 @@ class SamplerRunner:
         for d in decided:
             key = trace_key(d.trace_id)
             if d.keep:
-                headers = [(CONTENT_TYPE_HEADER, CONTENT_TYPE_OTLP_PROTO.encode()), *d.audit.to_headers()]
+                headers: KafkaHeaders = [(CONTENT_TYPE_HEADER, CONTENT_TYPE_OTLP_PROTO.encode())]
+                headers += d.audit.to_headers()
                 for payload in d.payloads:
                     self._produce(self.topics.sampled, key, payload, headers)
             self._produce(self.topics.decisions, key, encode_decision(d), [])
@@ -91,7 +93,8 @@ class SamplerRunner:
             self.dead_lettered += 1
         for late in result.late:
             if late.keep:
-                headers = [(CONTENT_TYPE_HEADER, CONTENT_TYPE_OTLP_PROTO.encode()), *late.audit.to_headers()]
+                headers: KafkaHeaders = [(CONTENT_TYPE_HEADER, CONTENT_TYPE_OTLP_PROTO.encode())]
+                headers += late.audit.to_headers()
                 for payload in late.payloads:
                     self._produce(self.topics.sampled, trace_key(late.trace_id), payload, headers)
 

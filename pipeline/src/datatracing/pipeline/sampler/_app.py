@@ -53,11 +53,14 @@ def build_sampler_app(
 
     app.timer(TICK_S)(tick)
 
-    async def on_revoked(_sender: Any, revoked: Any, **_: Any) -> None:
+    async def on_revoked(_sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        revoked = args[0] if args else kwargs.get("revoked", ())
         runner.revoke(tp.partition for tp in revoked if tp.topic == settings.topics.spans)
 
     app.on_partitions_revoked.connect(on_revoked)
     if with_web:
-        serve_asgi(app, metrics_app(runner), host="127.0.0.1", port=settings.worker.web_port, log_level="warning")
+        serve_asgi(
+            app, metrics_app(runner), host="127.0.0.1", port=settings.worker.web_port, log_level="warning"
+        )
     app.datatracing_runner = runner  # type: ignore[attr-defined]  # for tests and benchmarks
     return app

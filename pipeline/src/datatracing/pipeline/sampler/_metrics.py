@@ -24,13 +24,18 @@ class SamplerCollector(Collector):
     def collect(self) -> Iterator[Any]:
         engines = list(self.runner.engines.values())
         spans_in = CounterMetricFamily("datatracing_sampler_spans", "Spans received", labels=["partition"])
-        late = CounterMetricFamily("datatracing_sampler_late_spans", "Spans after their trace's decision",
-                                   labels=["decision"])
-        decided = CounterMetricFamily("datatracing_sampler_traces_decided", "Traces decided",
-                                      labels=["decision", "policy"])
+        late = CounterMetricFamily(
+            "datatracing_sampler_late_spans", "Spans after their trace's decision", labels=["decision"]
+        )
+        decided = CounterMetricFamily(
+            "datatracing_sampler_traces_decided", "Traces decided", labels=["decision", "policy"]
+        )
         buffered = GaugeMetricFamily("datatracing_sampler_buffered", "Buffered state", labels=["unit"])
-        lag = GaugeMetricFamily("datatracing_sampler_uncommitted_offsets",
-                                "Offsets received but not yet committable, by partition", labels=["partition"])
+        lag = GaugeMetricFamily(
+            "datatracing_sampler_uncommitted_offsets",
+            "Offsets received but not yet committable, by partition",
+            labels=["partition"],
+        )
         late_kept = late_dropped = 0
         by_policy: dict[tuple[str, str], int] = {}
         traces = spans = size = 0

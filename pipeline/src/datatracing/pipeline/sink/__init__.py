@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
-from datatracing.pipeline.sink._agent import SinkMessage, SinkStats, SinkWriter, batch_token, install_sink_agent
+from datatracing.pipeline.sink._agent import (
+    SinkMessage,
+    SinkStats,
+    SinkWriter,
+    batch_token,
+    install_sink_agent,
+)
 
 __all__ = ["SinkMessage", "SinkStats", "SinkWriter", "batch_token", "install_sink_agent"]

@@ -128,7 +128,7 @@ class SinkWriter:
         delay = self.settings.retry_initial_s
         while True:
             try:
-                written: int = await self._run_blocking(self._write_blocking, messages)
+                written = int(await self._run_blocking(self._write_blocking, messages))
             except StoreUnavailableError as exc:
                 self.stats.store_retries += 1
                 self.stats.last_error = str(exc)
