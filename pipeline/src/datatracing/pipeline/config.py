@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from datatracing.pipeline.errors import ConfigError
+from datatracing.pipeline.sampler._settings import SamplerSettings
 
 
 class _Section(BaseModel):
@@ -81,6 +82,7 @@ class Settings(BaseSettings):
     sink: SinkSettings = SinkSettings()
     query: QuerySettings = QuerySettings()
     worker: WorkerSettings = WorkerSettings()
+    sampler: SamplerSettings = SamplerSettings()
     #: Sampling policy file (YAML or JSON); none means keep every trace.
     policy_file: Path | None = None
 

@@ -17,7 +17,8 @@ import httpx
 from confluent_kafka import Consumer, TopicPartition
 
 from datatracing.pipeline.broker import EmbeddedBroker, ensure_topics, make_producer, topic_specs
-from datatracing.pipeline.config import KafkaSettings, Settings, TopicSettings
+from datatracing.pipeline.config import KafkaSettings, QuerySettings, Settings, TopicSettings, WorkerSettings
+from datatracing.pipeline.sampler import SamplerSettings
 from datatracing.pipeline.runtime._stack import Stack
 from datatracing.wire import encode_spans, trace_key
 
@@ -100,9 +101,9 @@ def run_e2e(quick: bool) -> dict[str, float]:
             data_dir=Path(tmp),
             kafka=KafkaSettings(bootstrap_servers=broker.bootstrap_servers),
             topics=topics,
-            query={"port": free_port()},  # type: ignore[arg-type]
-            worker={"web_port": free_port()},  # type: ignore[arg-type]
-            sampler={"decision_wait_s": 1.0},  # type: ignore[arg-type]
+            query=QuerySettings(port=free_port()),
+            worker=WorkerSettings(web_port=free_port()),
+            sampler=SamplerSettings(decision_wait=1.0, wait_after_root=0.5),
         )
         stack = Stack(settings, broker_port=None)
         stack.start()

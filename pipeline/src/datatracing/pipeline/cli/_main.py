@@ -143,6 +143,26 @@ def worker(
 
 
 @app.command()
+def query(config: ConfigOpt = None) -> None:
+    """Run the query service alone (for a ClickHouse server; with chdb the store worker hosts it)."""
+    import uvicorn
+
+    from datatracing.pipeline.query import create_app
+    from datatracing.pipeline.store import open_store
+
+    settings = settings_from(config)
+    _setup_logging(settings.worker.log_level)
+    if settings.store_url.startswith("chdb:"):
+        fail("store.url: the query service alone needs a ClickHouse server; chdb is served by `worker store`")
+    store = open_store(settings.store_url, retention_days=settings.store.retention_days)
+    try:
+        uvicorn.run(create_app(store, max_limit=settings.query.max_limit), host=settings.query.host,
+                    port=settings.query.port, log_level=settings.worker.log_level)
+    finally:
+        store.close()
+
+
+@app.command()
 def migrate(
     config: ConfigOpt = None, store_url: Annotated[str | None, typer.Option(help="Store URL.")] = None
 ) -> None:

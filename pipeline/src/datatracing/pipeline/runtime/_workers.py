@@ -35,7 +35,7 @@ def _run(app: faust.App, settings: Settings) -> None:
 
 def build_store_app(settings: Settings, store: TraceStore, *, with_query: bool) -> tuple[faust.App, Any]:
     """The store worker's Faust app: the sink agent, and the query API when `with_query`."""
-    app = make_faust_app(settings, SINK_APP_ID, web_port=settings.query.port)
+    app = make_faust_app(settings, SINK_APP_ID, web_port=settings.query.port, web_enabled=with_query)
     producer = make_producer(settings.kafka.bootstrap_servers, settings.kafka.producer)
     writer = SinkWriter(store, producer, settings.topics.dead_letter, settings.sink)
     install_sink_agent(app, raw_topic(app, settings.topics.sampled), writer, settings.sink)
@@ -66,7 +66,7 @@ def run_store_worker(settings: Settings, *, with_query: bool = True) -> None:
 
 def run_sampler_worker(settings: Settings) -> None:
     """Run the tail sampler until stopped."""
-    from datatracing.pipeline.sampler import build_sampler_app
+    from datatracing.pipeline.sampler._app import build_sampler_app
 
     ensure_pipeline_topics(settings.kafka, settings.topics)
     app = build_sampler_app(settings)

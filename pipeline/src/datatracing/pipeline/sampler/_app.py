@@ -38,7 +38,7 @@ def build_sampler_app(
     policy = load_policy(settings)
     app = make_faust_app(settings, SAMPLER_APP_ID, web_port=settings.worker.web_port)
     producer = make_producer(settings.kafka.bootstrap_servers, settings.kafka.producer)
-    runner = SamplerRunner(settings, policy, sampler or SamplerSettings(), producer)
+    runner = SamplerRunner(settings, policy, sampler or settings.sampler, producer)
     spans = raw_topic(app, settings.topics.spans)
 
     async def sample(stream: Any) -> None:
