@@ -18,15 +18,24 @@ from typing import Any
 
 from confluent_kafka import Producer
 
-from datatracing.pipeline.audit import KafkaHeaders
+from datatracing.pipeline.audit import KafkaHeaders, SamplingAudit
 from datatracing.pipeline.broker import dead_letter_headers
 from datatracing.pipeline.config import Settings
-from datatracing.pipeline.sampler._decisions import encode_decision
-from datatracing.pipeline.sampler._engine import AddResult, Decided, PartitionEngine, SamplerSettings
+from datatracing.pipeline.sampler._decisions import DecisionCache, encode_decision
+from datatracing.pipeline.sampler._engine import PartitionEngine
+from datatracing.pipeline.sampler._restore import restore_decisions
+from datatracing.pipeline.sampler._results import AddResult, Decided
+from datatracing.pipeline.sampler._settings import SamplerSettings
 from datatracing.pipeline.sampler.policies import CompiledPolicy
 from datatracing.wire import CONTENT_TYPE_HEADER, CONTENT_TYPE_OTLP_PROTO, trace_key
 
 log = logging.getLogger(__name__)
+
+
+def _kept_headers(audit: SamplingAudit) -> KafkaHeaders:
+    headers: KafkaHeaders = [(CONTENT_TYPE_HEADER, CONTENT_TYPE_OTLP_PROTO.encode())]
+    headers += audit.to_headers()
+    return headers
 
 
 class SamplerRunner:
@@ -36,6 +45,7 @@ class SamplerRunner:
         self, settings: Settings, policy: CompiledPolicy, sampler: SamplerSettings, producer: Producer
     ) -> None:
         self.topics = settings.topics
+        self.bootstrap_servers = settings.kafka.bootstrap_servers
         self.policy = policy
         self.sampler = sampler
         self.producer = producer
@@ -49,12 +59,27 @@ class SamplerRunner:
 
     # --- partitions ------------------------------------------------------------------------------
 
-    def engine(self, partition: int) -> PartitionEngine:
+    def engine(self, partition: int, decisions: DecisionCache | None = None) -> PartitionEngine:
         engine = self.engines.get(partition)
         if engine is None:
-            engine = self.engines[partition] = PartitionEngine(partition, self.policy, self.sampler)
+            engine = PartitionEngine(partition, self.policy, self.sampler, decisions)
+            self.engines[partition] = engine
             self.held[partition] = deque()
         return engine
+
+    def _restored_cache(self, partition: int) -> DecisionCache:
+        cache = DecisionCache(self.sampler.decision_cache_size, self.sampler.decision_cache_ttl_ns)
+        count = restore_decisions(self.bootstrap_servers, self.topics.decisions, partition, cache, time.time_ns())
+        log.info("partition %d: restored %d decisions", partition, count)
+        return cache
+
+    async def assign(self, partitions: Iterable[int]) -> None:
+        """New partitions: rebuild their decision caches so late spans follow earlier decisions."""
+        for p in partitions:
+            if p not in self.engines:
+                cache = await asyncio.to_thread(self._restored_cache, p)
+                async with self._lock:
+                    self.engine(p, cache)
 
     def revoke(self, partitions: Iterable[int]) -> None:
         """Forget revoked partitions: their undecided traces are rebuilt by the next owner."""
@@ -78,23 +103,24 @@ class SamplerRunner:
         for d in decided:
             key = trace_key(d.trace_id)
             if d.keep:
-                headers: KafkaHeaders = [(CONTENT_TYPE_HEADER, CONTENT_TYPE_OTLP_PROTO.encode())]
-                headers += d.audit.to_headers()
+                headers = _kept_headers(d.audit)
                 for payload in d.payloads:
                     self._produce(self.topics.sampled, key, payload, headers)
             self._produce(self.topics.decisions, key, encode_decision(d), [])
             self.decision_latency_ns.append(max(0, now_ns - d.last_span_at_ns))
         self.producer.poll(0)
 
-    def _handle_result(self, result: AddResult, partition: int, offset: int) -> None:
+    def _handle_result(self, result: AddResult, partition: int, offset: int, now_ns: int) -> None:
         for dl in result.dead_letters:
             headers = dead_letter_headers(dl.reason, self.topics.spans, partition, offset)
+            headers.append((CONTENT_TYPE_HEADER, dl.content_type.encode()))
             self._produce(self.topics.dead_letter, None, dl.payload, headers)
             self.dead_lettered += 1
+        if result.decided:
+            self._emit(result.decided, now_ns)
         for late in result.late:
             if late.keep:
-                headers: KafkaHeaders = [(CONTENT_TYPE_HEADER, CONTENT_TYPE_OTLP_PROTO.encode())]
-                headers += late.audit.to_headers()
+                headers = _kept_headers(late.audit)
                 for payload in late.payloads:
                     self._produce(self.topics.sampled, trace_key(late.trace_id), payload, headers)
 
@@ -124,7 +150,7 @@ class SamplerRunner:
                     self.engine(message.partition)
                 headers = list(message.headers or ())
                 result = self.engines[message.partition].add(message.offset, message.value, headers, now)
-                self._handle_result(result, message.partition, message.offset)
+                self._handle_result(result, message.partition, message.offset, now)
                 self.held[message.partition].append(event)
             self._emit([d for e in self.engines.values() for d in e.poll(now)], now)
             await self._flush_and_ack()
@@ -140,3 +166,6 @@ class SamplerRunner:
 
     def should_pause(self) -> bool:
         return any(e.should_pause for e in self.engines.values())
+
+    def paused_partitions(self) -> list[int]:
+        return [p for p, e in self.engines.items() if e.should_pause]

@@ -12,7 +12,7 @@ from datatracing.pipeline.broker import make_producer
 from datatracing.pipeline.config import Settings
 from datatracing.pipeline.runtime._faust import make_faust_app, raw_topic
 from datatracing.pipeline.sampler._agent import SamplerRunner
-from datatracing.pipeline.sampler._engine import SamplerSettings
+from datatracing.pipeline.sampler._settings import SamplerSettings
 from datatracing.pipeline.sampler._metrics import metrics_app
 from datatracing.pipeline.sampler.policies import CompiledPolicy, default_policy, load_policy_file
 
@@ -53,14 +53,26 @@ def build_sampler_app(
 
     app.timer(TICK_S)(tick)
 
-    async def on_revoked(_sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+    async def on_revoked(_sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         revoked = args[0] if args else kwargs.get("revoked", ())
         runner.revoke(tp.partition for tp in revoked if tp.topic == settings.topics.spans)
 
     app.on_partitions_revoked.connect(on_revoked)
+
+    async def on_assigned(_sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        assigned = args[0] if args else kwargs.get("assigned", ())
+        await runner.assign(tp.partition for tp in assigned if tp.topic == settings.topics.spans)
+
+    app.on_partitions_assigned.connect(on_assigned)
     if with_web:
         serve_asgi(
-            app, metrics_app(runner), host="127.0.0.1", port=settings.worker.web_port, log_level="warning"
+            app,
+            metrics_app(runner),
+            host="127.0.0.1",
+            port=settings.worker.web_port,
+            log_level="warning",
+            interface="asgi3",
+            lifespan="off",
         )
     app.datatracing_runner = runner  # type: ignore[attr-defined]  # for tests and benchmarks
     return app
