@@ -108,7 +108,7 @@ def _emit_one(services: _Services, rng: random.Random, now_ns: int) -> DemoTrace
         lookup.end(t + 2001 * MS)
         process.set_status(StatusCode.ERROR, "enrichment failed")
         process.end(t + 2003 * MS)
-        return DemoTrace(request.span_context.trace_id, kind, 6)
+        return DemoTrace(request.span_context.trace_id, kind, 5)
     lookup.end(t + 4 * MS)
     forward = enricher.start_span(
         "send enriched-orders", context=pctx, kind=SpanKind.PRODUCER, start_time_unix_nano=t + 5 * MS,
@@ -137,7 +137,7 @@ def _emit_one(services: _Services, rng: random.Random, now_ns: int) -> DemoTrace
     )
     insert.end(t + (1 + load_ms) * MS)
     consume.end(t + (2 + load_ms) * MS)
-    return DemoTrace(request.span_context.trace_id, kind, 9)
+    return DemoTrace(request.span_context.trace_id, kind, 8)
 
 
 def _stored(client: httpx.Client, trace: DemoTrace) -> bool:

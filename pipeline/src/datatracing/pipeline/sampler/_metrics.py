@@ -74,8 +74,18 @@ class SamplerCollector(Collector):
         )
 
 
+class _MetricsApp:
+    # An object, not a function: Faust's ASGI service stores the app as a class attribute, where a
+    # plain function would become a bound method.
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._app = make_asgi_app(registry)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self._app(scope, receive, send)
+
+
 def metrics_app(runner: SamplerRunner) -> Any:
     """An ASGI app answering `/metrics` (any path) with the runner's metrics."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SamplerCollector(runner))
-    return make_asgi_app(registry)
+    return _MetricsApp(registry)
