@@ -21,7 +21,9 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
     suffix = uuid.uuid4().hex[:8]
     topics = TopicSettings(
-        spans=f"spans-{suffix}", sampled=f"sampled-{suffix}", decisions=f"decisions-{suffix}",
+        spans=f"spans-{suffix}",
+        sampled=f"sampled-{suffix}",
+        decisions=f"decisions-{suffix}",
         dead_letter=f"dlq-{suffix}",
     )
     ensure_topics(kafka_bootstrap, topic_specs(topics))

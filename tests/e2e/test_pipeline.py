@@ -84,8 +84,11 @@ def test_pipeline_undecodable_message_dead_lettered_with_reason(stack: Stack) ->
     producer.produce(topics.spans, key=b"f" * 32, value=b"\xff\x00 definitely not protobuf")
     assert producer.flush(10) == 0
     consumer = Consumer(
-        {"bootstrap.servers": stack.settings.kafka.bootstrap_servers, "group.id": "dlq-check",
-         "enable.auto.commit": False}
+        {
+            "bootstrap.servers": stack.settings.kafka.bootstrap_servers,
+            "group.id": "dlq-check",
+            "enable.auto.commit": False,
+        }
     )
     consumer.assign([TopicPartition(topics.dead_letter, 0, 0)])
     found: list[dict[str, bytes]] = []

@@ -1,0 +1,78 @@
+"""README command 1, as a user runs it: `up --detach`, `demo`, `trace ID`, HTTP lookup, `down`."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from datatracing.pipeline.broker import free_port
+
+
+def _cli(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "datatracing.pipeline.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_cli_up_demo_trace_down_ids_come_back(tmp_path: Path) -> None:
+    env = {**os.environ, "DATATRACING_WORKER__WEB_PORT": str(free_port()), "COLUMNS": "200"}
+    query_port = str(free_port())
+    data_dir = str(tmp_path / "stack")
+    up = _cli(
+        "up", "--detach", "--data-dir", data_dir, "--broker-port", "0", "--query-port", query_port, env=env
+    )
+    assert up.returncode == 0, up.stdout + up.stderr
+    try:
+        demo = _cli("demo", "--data-dir", data_dir, "--traces", "4", env=env)
+        assert demo.returncode == 0, demo.stdout + demo.stderr
+        ids = re.findall(r"\b[0-9a-f]{32}\b", demo.stdout)
+        assert len(set(ids)) >= 4
+        for trace_id in set(ids):
+            response = httpx.get(f"http://127.0.0.1:{query_port}/v1/traces/{trace_id}", timeout=10)
+            assert response.status_code == 200
+            assert response.json()["data"]["trace_id"] == trace_id
+        shown = _cli("trace", ids[0], "--data-dir", data_dir, env=env)
+        assert shown.returncode == 0, shown.stdout + shown.stderr
+        assert ids[0] in shown.stdout
+        assert "POST /v1/orders" in shown.stdout
+    finally:
+        down = _cli("down", "--data-dir", data_dir, env=env)
+    assert down.returncode == 0
+    assert not (Path(data_dir) / "stack.json").exists()
+
+
+def test_cli_bad_option_exits_2_naming_field() -> None:
+    result = _cli("up", "--query-port", "abc", env=dict(os.environ))
+    assert result.returncode == 2
+    assert "--query-port" in result.stderr
+
+
+def test_cli_bad_environment_setting_exits_2_one_line() -> None:
+    env = {**os.environ, "DATATRACING_KAFKA__SESSION_TIMEOUT_MS": "5"}
+    result = _cli("demo", env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: environment: kafka.session_timeout_ms: Input should be greater than or equal to 1000"
+    ]
+
+
+def test_cli_trace_bad_id_exits_2(tmp_path: Path) -> None:
+    result = _cli("trace", "not-hex", "--query-url", f"http://127.0.0.1:{free_port()}", env=dict(os.environ))
+    assert result.returncode == 1  # nothing listens there: unreachable is reported, exit 1
+    assert "unreachable" in result.stdout
+
+
+def test_cli_unknown_bench_suite_exits_2() -> None:
+    result = _cli("bench", "nope", env=dict(os.environ))
+    assert result.returncode == 2
+    assert "suite" in result.stderr
