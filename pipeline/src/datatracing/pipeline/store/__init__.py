@@ -1,0 +1,40 @@
+"""The ClickHouse trace store: schema migrations, columnar inserts, get-by-id, search.
+
+Example:
+    >>> from datatracing.pipeline.store import SpanBatch, TraceQuery, open_store
+    >>> store = open_store("chdb:///tmp/datatracing-doc")  # doctest: +SKIP
+    >>> store.migrate()  # doctest: +SKIP
+    >>> store.insert(SpanBatch.from_spans(spans), dedup_token="spans:0:0-99")  # doctest: +SKIP
+    >>> store.search(TraceQuery(service="checkout", status="error"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from datatracing.pipeline.store._batch import SpanBatch
+from datatracing.pipeline.store._cluster import cluster_statements
+from datatracing.pipeline.store._errors import StoreQueryError, StoreSchemaError
+from datatracing.pipeline.store._open import open_store
+from datatracing.pipeline.store._port import (
+    DependencyEdge,
+    Operation,
+    TracePage,
+    TraceQuery,
+    TraceStore,
+    TraceSummary,
+)
+from datatracing.pipeline.store._store import ClickHouseTraceStore
+
+__all__ = [
+    "ClickHouseTraceStore",
+    "DependencyEdge",
+    "Operation",
+    "SpanBatch",
+    "StoreQueryError",
+    "StoreSchemaError",
+    "TracePage",
+    "TraceQuery",
+    "TraceStore",
+    "TraceSummary",
+    "cluster_statements",
+    "open_store",
+]

@@ -1,0 +1,226 @@
+"""Store benchmark: OTLP bytes -> rows, bytes per span, get-by-id and search latency.
+
+Run: `python -m datatracing.pipeline.store._bench 1000000 /tmp/bench` (uses chdb under the folder).
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from datatracing.pipeline.audit import SamplingAudit
+from datatracing.pipeline.store._batch import SpanBatch
+from datatracing.pipeline.store._open import open_store
+from datatracing.pipeline.store._port import TraceQuery
+from datatracing.pipeline.store._store import ClickHouseTraceStore
+
+__all__ = ["generate_messages", "measure_queries", "run_store_bench"]
+
+_SERVICES = {
+    "frontend": ["GET /", "GET /cart", "POST /checkout", "GET /product/{id}", "GET /search"],
+    "cart": ["GetCart", "AddItem", "EmptyCart"],
+    "checkout": ["PlaceOrder", "ValidateOrder"],
+    "payments": ["Charge", "Refund", "Authorize"],
+    "inventory": ["Reserve", "Release", "Lookup"],
+    "shipping": ["Quote", "Ship"],
+    "orders-consumer": ["process orders", "process refunds"],
+    "postgres": ["SELECT orders", "INSERT orders", "UPDATE stock", "SELECT products"],
+}
+_NAMES = list(_SERVICES)
+_BATCH_SPANS = 10_000
+_AUDIT = SamplingAudit(policy="errors-or-slow", policy_version="3f2a9c1", sample_rate=10.0)
+
+
+def _resource(request: ExportTraceServiceRequest, service: str, rng: random.Random) -> object:
+    rs = request.resource_spans.add()
+    for key, value in (
+        ("service.name", service),
+        ("service.version", "1.4.2"),
+        ("deployment.environment", "prod"),
+        ("host.name", f"{service}-{rng.randrange(4)}"),
+        ("k8s.namespace.name", "shop"),
+    ):
+        kv = rs.resource.attributes.add()
+        kv.key, kv.value.string_value = key, value
+    ss = rs.scope_spans.add()
+    ss.scope.name, ss.scope.version = "opentelemetry.instrumentation", "0.48b0"
+    return ss
+
+
+def _trace(rng: random.Random, now_ns: int) -> tuple[bytes, int]:
+    """One trace of 3-30 spans over several services, as one OTLP message."""
+    request = ExportTraceServiceRequest()
+    trace_id = rng.getrandbits(128).to_bytes(16, "big")
+    start = now_ns - rng.randrange(3600 * 10**9)
+    count = min(30, max(3, int(rng.lognormvariate(2.2, 0.5))))
+    error = rng.random() < 0.03
+    groups: dict[str, object] = {}
+    ids: list[bytes] = []
+    user = f"user-{rng.randrange(100_000)}"
+    for i in range(count):
+        service = "frontend" if i == 0 else rng.choice(_NAMES[1:])
+        ss = groups.get(service) or groups.setdefault(service, _resource(request, service, rng))
+        span = ss.spans.add()  # type: ignore[attr-defined]
+        span_id = rng.getrandbits(64).to_bytes(8, "big") or b"\x01" * 8
+        span.trace_id, span.span_id = trace_id, span_id
+        if ids:
+            span.parent_span_id = rng.choice(ids)
+        ids.append(span_id)
+        span.name = rng.choice(_SERVICES[service])
+        span.kind = 2 if i == 0 else rng.choice((1, 2, 3))
+        offset = 0 if i == 0 else rng.randrange(50_000_000)
+        duration = int(rng.lognormvariate(15.0, 1.2)) + 1000  # median ~3 ms, long tail
+        span.start_time_unix_nano = start + offset
+        span.end_time_unix_nano = start + offset + duration
+        failed = error and (i == 0 or rng.random() < 0.3)
+        status = 500 if failed else rng.choice((200, 200, 200, 201, 404))
+        for key, value in (
+            ("http.method", rng.choice(("GET", "GET", "POST", "PUT"))),
+            (
+                "http.url",
+                f"https://shop.example/{span.name.lower().replace(' ', '/')}?id={rng.randrange(10**6)}",
+            ),
+            ("http.route", span.name),
+            ("user.id", user),
+            ("net.peer.name", rng.choice(_NAMES)),
+            ("thread.name", f"worker-{rng.randrange(16)}"),
+            ("db.system", "postgresql" if service == "postgres" else ""),
+            ("messaging.destination.name", "orders" if service == "orders-consumer" else ""),
+        ):
+            if value:
+                kv = span.attributes.add()
+                kv.key, kv.value.string_value = key, value
+        kv = span.attributes.add()
+        kv.key, kv.value.int_value = "http.status_code", status
+        kv = span.attributes.add()
+        kv.key, kv.value.int_value = "thread.id", rng.randrange(64)
+        if failed:
+            span.status.code, span.status.message = 2, "upstream returned 500"
+            event = span.events.add()
+            event.name, event.time_unix_nano = "exception", span.end_time_unix_nano
+            kv = event.attributes.add()
+            kv.key, kv.value.string_value = "exception.type", "HTTPError"
+    return request.SerializeToString(), count
+
+
+def generate_messages(spans: int, seed: int = 7) -> Iterator[bytes]:
+    """OTLP messages (one trace each) totalling about `spans` spans, timestamps in the last hour."""
+    rng = random.Random(seed)
+    now_ns = time.time_ns()
+    made = 0
+    while made < spans:
+        payload, count = _trace(rng, now_ns)
+        made += count
+        yield payload
+
+
+def _p(values: list[float], q: float) -> float:
+    if len(values) < 2:
+        return values[0] if values else 0.0
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def _timed_ms(fn: object, *args: object) -> float:
+    t0 = time.perf_counter()
+    fn(*args)  # type: ignore[operator]
+    return (time.perf_counter() - t0) * 1000
+
+
+def _insert(store: ClickHouseTraceStore, messages: list[bytes]) -> tuple[int, float]:
+    total, elapsed, pending, pending_spans = 0, 0.0, [], 0
+    for i, payload in enumerate(messages):
+        pending.append(payload)
+        pending_spans += 10  # rough; the batch knows the exact count
+        if pending_spans >= _BATCH_SPANS or i == len(messages) - 1:
+            t0 = time.perf_counter()
+            batch = SpanBatch.from_otlp([(p, _AUDIT) for p in pending])
+            total += store.insert(batch, dedup_token=f"bench-{i}")
+            elapsed += time.perf_counter() - t0
+            pending, pending_spans = [], 0
+    return total, elapsed
+
+
+def _storage(store: ClickHouseTraceStore, rows: int) -> dict[str, float]:
+    parts = store.backend.query(
+        "SELECT table, sum(bytes_on_disk) AS disk, sum(data_compressed_bytes) AS data "
+        "FROM system.parts WHERE database = {db:String} AND active GROUP BY table",
+        {"db": store.database},
+    ).to_pylist()
+    by_table = {str(p["table"]): (int(p["disk"]), int(p["data"])) for p in parts}
+    spans_disk = by_table.get("spans", (0, 0))[0]
+    return {
+        "bytes_per_span": spans_disk / max(rows, 1),
+        "bytes_per_span_data_only": by_table.get("spans", (0, 0))[1] / max(rows, 1),
+        "bytes_per_span_all_tables": sum(d for d, _ in by_table.values()) / max(rows, 1),
+    }
+
+
+def measure_queries(store: ClickHouseTraceStore, quick: bool) -> dict[str, float]:
+    """get_trace and search latencies (ms) on whatever `store` holds."""
+    rng = random.Random(13)
+    result: dict[str, float] = {}
+    ids = [
+        bytes(r["t"]).hex()
+        for r in store.backend.query(
+            f"SELECT trace_id AS t FROM {store.database}.traces ORDER BY rand() LIMIT {{n:UInt32}}",
+            {"n": 20 if quick else 200},
+        ).to_pylist()
+    ]
+    store.get_trace(ids[0])  # warm caches once, as a running service would be
+    gets = [_timed_ms(store.get_trace, t) for t in ids]
+    result["get_trace_p50_ms"], result["get_trace_p95_ms"] = _p(gets, 50), _p(gets, 95)
+    n = 10 if quick else 50
+    kinds: dict[str, list[TraceQuery]] = {
+        "service_operation": [
+            TraceQuery(service=s, operation=rng.choice(_SERVICES[s])) for s in rng.choices(_NAMES, k=n)
+        ],
+        "duration": [TraceQuery(min_duration_ns=10**8, max_duration_ns=5 * 10**8) for _ in range(n)],
+        "attribute": [TraceQuery(attributes={"user.id": f"user-{rng.randrange(100_000)}"}) for _ in range(n)],
+        "combined": [
+            TraceQuery(
+                service="payments",
+                status="error",
+                min_duration_ns=10**6,
+                attributes={"http.status_code": "500"},
+            )
+            for _ in range(n)
+        ],
+    }
+    for kind, queries in kinds.items():
+        store.search(queries[0])
+        result[f"search_{kind}_p95_ms"] = _p([_timed_ms(store.search, q) for q in queries], 95)
+    result["attribute_search_p95_ms"] = result["search_attribute_p95_ms"]
+    result["search_p95_ms"] = max(result[f"search_{k}_p95_ms"] for k in kinds)
+    return result
+
+
+def run_store_bench(spans: int, quick: bool, workdir: Path) -> dict[str, float]:
+    """Measure the store on about `spans` generated spans; `quick` runs fewer lookups."""
+    rng = random.Random(11)
+    messages = list(generate_messages(spans))
+    store = open_store(
+        "chdb://" + str((workdir / "chdb").resolve()), database="bench_" + str(rng.randrange(10**9))
+    )
+    try:
+        store.migrate()
+        rows, elapsed = _insert(store, messages)
+        result: dict[str, float] = {"spans": float(rows), "sink_spans_per_s_per_core": rows / elapsed}
+        store.optimize()
+        result.update(_storage(store, rows))
+        result.update(measure_queries(store, quick))
+        return result
+    finally:
+        store.close()
+
+
+if __name__ == "__main__":  # pragma: no cover - manual benchmark entry point
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    folder = Path(sys.argv[2]) if len(sys.argv) > 2 else Path("bench-store")
+    for key, value in run_store_bench(count, quick=False, workdir=folder).items():
+        print(f"{key:36s} {value:12.2f}")

@@ -1,0 +1,87 @@
+"""Derive the cluster schema from the single-node migrations, so there is one DDL source.
+
+For a cluster named `c`, every rendered statement is rewritten:
+
+- `CREATE DATABASE d` -> `CREATE DATABASE d ON CLUSTER 'c'`;
+- `CREATE TABLE d.t (...) ENGINE = XMergeTree(args)` -> a replicated local table
+  `d.t_local ON CLUSTER 'c' ... ENGINE = ReplicatedXMergeTree('/clickhouse/tables/{shard}/d/t_local',
+  '{replica}', args)` plus `d.t ON CLUSTER 'c' AS d.t_local ENGINE = Distributed('c', 'd', 't_local',
+  key)`, sharded by `cityHash64(trace_id)` when the table has a trace id (a trace lives on one shard,
+  so per-trace aggregates stay exact), else `rand()`;
+- `CREATE MATERIALIZED VIEW d.v TO d.t AS SELECT ... FROM d.s` -> the view on every node, reading and
+  writing the local tables.
+
+Queries and inserts keep using the plain names (`d.spans`), which are the Distributed tables.
+Tables in `GLOBAL_TABLES` (the migration ledger) are replicated to every node and not sharded.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["GLOBAL_TABLES", "cluster_statements"]
+
+GLOBAL_TABLES = frozenset({"schema_migrations"})
+
+_DATABASE = re.compile(r"^CREATE DATABASE IF NOT EXISTS (\w+)$")
+_TABLE = re.compile(r"^CREATE TABLE IF NOT EXISTS (\w+)\.(\w+)(\s*\()", re.DOTALL)
+_ENGINE = re.compile(r"ENGINE = (\w*)MergeTree(?:\(([^)]*)\))?")
+_VIEW = re.compile(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+)\.(\w+) TO (\w+)\.(\w+) AS(.*)$", re.DOTALL)
+_FROM = re.compile(r"\bFROM (\w+)\.(\w+)")
+_COMMENT = re.compile(r"^\s*--[^\n]*\n", re.MULTILINE)
+_CLUSTER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+
+
+def _strip_comments(statement: str) -> str:
+    previous = None
+    while previous != statement:
+        previous, statement = statement, _COMMENT.sub("", statement, count=1).lstrip()
+    return statement
+
+
+def cluster_statements(statements: list[str], cluster: str) -> list[str]:
+    """Rewrite rendered single-node statements for `cluster`; raise `ValueError` on any statement
+    this rewriter does not know (a new migration form must be taught here, and tested)."""
+    if not _CLUSTER_NAME.match(cluster):
+        raise ValueError(f"cluster name {cluster!r} must match {_CLUSTER_NAME.pattern}")
+    on = f" ON CLUSTER '{cluster}'"
+    out: list[str] = []
+    for raw in statements:
+        statement = _strip_comments(raw)
+        if m := _DATABASE.match(statement):
+            out.append(statement + on)
+        elif m := _TABLE.match(statement):
+            out.extend(_table(statement, m, cluster, on))
+        elif m := _VIEW.match(statement):
+            db, view, tdb, target, body = m.groups()
+            body = _FROM.sub(lambda f: f"FROM {f.group(1)}.{f.group(2)}_local", body)
+            out.append(
+                f"CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.{view}{on} TO {tdb}.{target}_local AS{body}"
+            )
+        else:
+            raise ValueError(f"cannot rewrite for a cluster: {statement[:80]!r}")
+    return out
+
+
+def _table(statement: str, m: re.Match[str], cluster: str, on: str) -> list[str]:
+    db, name, paren = m.groups()
+    engine = _ENGINE.search(statement)
+    if engine is None:
+        raise ValueError(f"table {db}.{name} has no MergeTree engine to replicate")
+    variant, args = engine.group(1), (engine.group(2) or "").strip()
+    is_global = name in GLOBAL_TABLES
+    local = name if is_global else f"{name}_local"
+    path = f"/clickhouse/tables/{'all' if is_global else '{shard}'}/{db}/{local}"
+    replicated_args = ", ".join([f"'{path}'", "'{replica}'"] + ([args] if args else []))
+    body = statement[m.end() :]
+    head = f"CREATE TABLE IF NOT EXISTS {db}.{local}{on}{paren}"
+    engine_text = f"ENGINE = Replicated{variant}MergeTree({replicated_args})"
+    local_sql = head + _ENGINE.sub(lambda _: engine_text, body, count=1)
+    if is_global:
+        return [local_sql]
+    key = "cityHash64(trace_id)" if re.search(r"^\s*trace_id\s", body, re.MULTILINE) else "rand()"
+    distributed = (
+        f"CREATE TABLE IF NOT EXISTS {db}.{name}{on} AS {db}.{local} "
+        f"ENGINE = Distributed('{cluster}', '{db}', '{local}', {key})"
+    )
+    return [local_sql, distributed]

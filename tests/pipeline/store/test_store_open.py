@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import datatracing.pipeline.store as store_pkg
+from datatracing.pipeline.errors import ConfigError
+from datatracing.pipeline.store import ClickHouseTraceStore, TraceStore, open_store
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "",
+        "postgres://h/db",
+        "chdb://",
+        "chdb:///",
+        "chdb:///tmp/x?cluster=a",
+        "clickhouse://",
+        "clickhouse://:8123/db",
+        "clickhouse://host:notaport/db",
+        "clickhouse://host:8123/bad-name",
+        "clickhouse://host:8123/db?unknown=1",
+        "/just/a/path",
+    ],
+)
+def test_open_store_bad_url_raises_config_error(url: str) -> None:
+    with pytest.raises(ConfigError, match="chdb:///"):
+        open_store(url)
+
+
+def test_open_store_same_chdb_path_shares_connection(chdb_url: str) -> None:
+    first = open_store(chdb_url, database="share_a")
+    second = open_store(chdb_url, database="share_b")
+    first.close()
+
+    assert second.backend.query("SELECT 1 AS one").to_pylist() == [{"one": 1}]  # still usable
+    second.close()
+
+
+def test_open_store_relative_chdb_path_resolves_from_cwd(
+    chdb_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = Path(chdb_url.removeprefix("chdb://"))
+    monkeypatch.chdir(root.parent)
+
+    store = open_store("chdb://" + root.name)
+
+    assert isinstance(store, ClickHouseTraceStore)
+    store.close()
+
+
+def test_open_store_bad_retention_raises_config_error(chdb_url: str) -> None:
+    with pytest.raises(ConfigError, match="retention_days"):
+        open_store(chdb_url, retention_days=0)
+
+
+def test_store_satisfies_trace_store_port(chdb_url: str) -> None:
+    store: TraceStore = open_store(chdb_url)
+    store.close()
+
+
+def test_public_api_all_sorted_and_exported() -> None:
+    assert store_pkg.__all__ == sorted(store_pkg.__all__)
+    assert all(hasattr(store_pkg, name) for name in store_pkg.__all__)
+
+
+def test_open_store_bad_cluster_name_raises_config_error() -> None:
+    from datatracing.pipeline.store import ClickHouseTraceStore as Store
+
+    class NoBackend:
+        def close(self) -> None:
+            pass
+
+    with pytest.raises(ConfigError, match="cluster name"):
+        Store(NoBackend(), cluster="x'; DROP")  # type: ignore[arg-type]

@@ -1,0 +1,191 @@
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from store_data import StoreFactory
+
+from datatracing.pipeline.errors import ConfigError
+from datatracing.pipeline.store import (
+    ClickHouseTraceStore,
+    StoreQueryError,
+    StoreSchemaError,
+    cluster_statements,
+)
+from datatracing.pipeline.store._schema import default_schema_dir, load_migrations, render, split_statements
+from datatracing.pipeline.store._sql import PROMOTED
+
+ALL = ["0001_spans.sql", "0002_traces.sql", "0003_operations.sql"]
+
+
+def _copy_schema(tmp_path: Path) -> Path:
+    target = tmp_path / "schema"
+    target.mkdir()
+    for migration in default_schema_dir().glob("*.sql"):
+        shutil.copy(migration, target / migration.name)
+    return target
+
+
+def test_migrate_fresh_database_applies_all_then_nothing(store_factory: StoreFactory) -> None:
+    store = store_factory(migrate=False)
+
+    assert store.migrate() == ALL
+    assert store.migrate() == []
+    assert store.count_spans() == 0
+
+
+def test_migrate_new_file_applies_only_it(store_factory: StoreFactory, tmp_path: Path) -> None:
+    schema = _copy_schema(tmp_path)
+    store = store_factory(schema_dir=schema)
+    (schema / "0004_extra.sql").write_text(
+        "CREATE TABLE IF NOT EXISTS ${database}.extra (x UInt8) ENGINE = MergeTree ORDER BY x;"
+    )
+
+    assert store.migrate() == ["0004_extra.sql"]
+    assert store.migrate() == []
+
+
+def test_migrate_half_applied_migration_refused(store_factory: StoreFactory, tmp_path: Path) -> None:
+    schema = _copy_schema(tmp_path)
+    store = store_factory(schema_dir=schema)
+    (schema / "0004_broken.sql").write_text(
+        "CREATE TABLE IF NOT EXISTS ${database}.ok (x UInt8) ENGINE = MergeTree ORDER BY x;\n"
+        "CREATE TABLE ${database}.bad (x NoSuchType) ENGINE = MergeTree ORDER BY x;\n"
+    )
+    with pytest.raises(StoreQueryError):
+        store.migrate()
+
+    with pytest.raises(StoreSchemaError, match=r"0004_broken.sql is half-applied"):
+        store.migrate()
+
+
+def test_migrate_edited_applied_migration_refused(store_factory: StoreFactory, tmp_path: Path) -> None:
+    schema = _copy_schema(tmp_path)
+    store = store_factory(schema_dir=schema)
+    path = schema / "0003_operations.sql"
+    path.write_text(path.read_text() + "\n-- edited\n")
+
+    with pytest.raises(StoreSchemaError, match="edited after it was applied"):
+        store.migrate()
+
+
+def test_migrate_database_from_newer_version_refused(store_factory: StoreFactory, tmp_path: Path) -> None:
+    schema = _copy_schema(tmp_path)
+    store = store_factory(schema_dir=schema)
+    (schema / "0003_operations.sql").unlink()
+
+    with pytest.raises(StoreSchemaError, match=r"does not know: 0003_operations\.sql"):
+        store.migrate()
+
+
+def test_migrate_retention_days_sets_ttl(store_factory: StoreFactory) -> None:
+    store = store_factory(retention_days=7)
+
+    ddl = store.backend.query(f"SHOW CREATE TABLE {store.database}.spans").column(0)[0].as_py()
+
+    assert "toIntervalDay(7)" in ddl
+    assert "ttl_only_drop_parts = 1" in ddl
+
+
+@pytest.mark.parametrize("days", [0, -1, True, 1.5])
+def test_render_bad_retention_raises_config_error(days: object) -> None:
+    with pytest.raises(ConfigError, match="retention_days"):
+        render("x", "db", days)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", ["", "1db", "db;drop", "db name", "a.b", "x" * 65])
+def test_render_bad_database_raises_config_error(name: str) -> None:
+    with pytest.raises(ConfigError, match="database name"):
+        render("x", name, 30)
+
+
+def test_load_migrations_misnamed_file_raises_config_error(tmp_path: Path) -> None:
+    (tmp_path / "1_spans.sql").write_text("SELECT 1")
+
+    with pytest.raises(ConfigError, match=r"0001_name\.sql"):
+        load_migrations(tmp_path)
+
+
+def test_split_statements_ignores_semicolons_in_strings_and_comments() -> None:
+    sql = "-- a; comment\nSELECT 'x;y', `a;b`, \"c;d\" /* e; f */;\n\nSELECT 'it''s; \\' ok';\n-- trailing;\n"
+
+    assert split_statements(sql) == [
+        "-- a; comment\nSELECT 'x;y', `a;b`, \"c;d\" /* e; f */",
+        "SELECT 'it''s; \\' ok'",
+    ]
+
+
+@given(st.lists(st.text(st.characters(blacklist_characters="'\\"), max_size=10), min_size=1, max_size=5))
+def test_split_statements_quoted_literals_never_split(literals: list[str]) -> None:
+    sql = ";\n".join("SELECT '" + text + "'" for text in literals) + ";"
+
+    assert split_statements(sql) == ["SELECT '" + text + "'" for text in literals]
+
+
+def test_promoted_columns_match_schema_materialized_expressions() -> None:
+    ddl = (default_schema_dir() / "0001_spans.sql").read_text()
+
+    found = dict(
+        (key, column)
+        for column, key in re.findall(
+            r"^\s*(\w+) LowCardinality\(String\) MATERIALIZED attributes\['([^']+)'\]", ddl, re.M
+        )
+    )
+
+    assert found == PROMOTED
+
+
+def _rendered() -> list[str]:
+    return [s for m in load_migrations() for s in m.statements("dt", 30)]
+
+
+def test_cluster_statements_rewrites_every_migration() -> None:
+    out = cluster_statements(["CREATE DATABASE IF NOT EXISTS dt", *_rendered()], "main")
+
+    assert out[0] == "CREATE DATABASE IF NOT EXISTS dt ON CLUSTER 'main'"
+    text = "\n".join(out)
+    assert "CREATE TABLE IF NOT EXISTS dt.spans_local ON CLUSTER 'main'" in text
+    assert (
+        "ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/dt/spans_local', '{replica}')"
+        in text
+    )
+    assert "ENGINE = Distributed('main', 'dt', 'spans_local', cityHash64(trace_id))" in text
+    assert "ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/dt/traces_local'" in text
+    assert "ENGINE = Distributed('main', 'dt', 'operations_local', rand())" in text
+    assert "TO dt.traces_local AS" in text
+    assert "FROM dt.spans_local" in text
+    assert not re.search(r"FROM dt\.spans\b(?!_)", text)
+    assert sum("CREATE MATERIALIZED VIEW" in s for s in out) == 2
+
+
+def test_cluster_statements_output_is_valid_sql(store: ClickHouseTraceStore) -> None:
+    for statement in cluster_statements(_rendered(), "main"):
+        formatted = (
+            store.backend.query("SELECT formatQuery({q:String}) AS f", {"q": statement})
+            .column("f")[0]
+            .as_py()
+        )
+        assert "ON CLUSTER main" in formatted
+
+
+def test_cluster_statements_ledger_replicated_not_sharded() -> None:
+    ddl = "CREATE TABLE IF NOT EXISTS dt.schema_migrations (name String) ENGINE = MergeTree ORDER BY name"
+
+    [out] = cluster_statements([ddl], "main")
+
+    assert "ReplicatedMergeTree('/clickhouse/tables/all/dt/schema_migrations', '{replica}')" in out
+
+
+@pytest.mark.parametrize("statement", ["DROP TABLE dt.spans", "ALTER TABLE dt.spans ADD COLUMN x UInt8"])
+def test_cluster_statements_unknown_form_raises(statement: str) -> None:
+    with pytest.raises(ValueError, match="cannot rewrite"):
+        cluster_statements([statement], "main")
+
+
+def test_cluster_statements_bad_cluster_name_raises() -> None:
+    with pytest.raises(ValueError, match="cluster name"):
+        cluster_statements(_rendered(), "x'; DROP")
