@@ -1,0 +1,166 @@
+"""Throughput of the ingest gateway on loopback: uvicorn + the gateway here, the client in a second process.
+
+`run_ingest_bench(quick, bootstrap_servers)` publishes to a fresh 4-partition topic. The client is
+a minimal HTTP/1.1 writer over a few keep-alive connections (so the client costs little next to the
+server) sending 20-span OTLP protobuf requests (4 traces of 5 spans, like a batch exporter's).
+Every request must answer 200 and every message must reach the broker, or the bench fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import threading
+import time
+import uuid
+from typing import Any
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1 import trace_pb2
+
+from datatracing.errors import TransientError
+from datatracing.pipeline.ingest._settings import IngestSettings
+
+__all__ = ["bench_payloads", "run_ingest_bench"]
+
+_TRACES_PER_REQUEST = 4
+_SPANS_PER_TRACE = 5
+
+
+def bench_payloads(count: int, seed: int = 7) -> list[bytes]:
+    """`count` distinct OTLP protobuf requests of 4 traces x 5 spans, with typical attributes."""
+    import random
+
+    rng = random.Random(seed)
+    out: list[bytes] = []
+    for _ in range(count):
+        request = ExportTraceServiceRequest()
+        rs = request.resource_spans.add()
+        for key, value in (("service.name", "checkout"), ("host.name", "node-1"), ("process.pid", "4242")):
+            kv = rs.resource.attributes.add()
+            kv.key, kv.value.string_value = key, value
+        ss = rs.scope_spans.add()
+        ss.scope.name, ss.scope.version = "checkout.http", "1.0"
+        for _t in range(_TRACES_PER_REQUEST):
+            trace_id = rng.randbytes(16)
+            root = rng.randbytes(8)
+            start = 1_700_000_000_000_000_000 + rng.randrange(10**12)
+            for index in range(_SPANS_PER_TRACE):
+                span = ss.spans.add()
+                span.trace_id, span.span_id = trace_id, root if index == 0 else rng.randbytes(8)
+                if index:
+                    span.parent_span_id = root
+                span.name = "GET /orders/{id}" if index == 0 else f"SELECT orders {index}"
+                span.kind = trace_pb2.Span.SPAN_KIND_SERVER if index == 0 else trace_pb2.Span.SPAN_KIND_CLIENT
+                span.start_time_unix_nano = start + index * 1000
+                span.end_time_unix_nano = start + index * 1000 + rng.randrange(10**6)
+                for key, value in (("http.route", "/orders/{id}"), ("db.system", "postgresql")):
+                    kv = span.attributes.add()
+                    kv.key, kv.value.string_value = key, value
+                kv = span.attributes.add()
+                kv.key, kv.value.int_value = "http.status_code", 200
+        out.append(request.SerializeToString())
+    return out
+
+
+async def _connection(
+    port: int, requests: list[bytes], count: int, offset: int, latencies: list[float]
+) -> int:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    failures = 0
+    try:
+        for index in range(count):
+            started = time.perf_counter()
+            writer.write(requests[(offset + index) % len(requests)])
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            if length:
+                await reader.readexactly(length)
+            latencies.append(time.perf_counter() - started)
+            failures += head[9:12] != b"200"
+    finally:
+        writer.close()
+    return failures
+
+
+def _client_main(port: int, payloads: list[bytes], total: int, connections: int, out: Any) -> None:
+    """The client process: `total` requests over `connections` keep-alive connections."""
+    requests = [
+        b"POST /v1/traces HTTP/1.1\r\nHost: ingest\r\nContent-Type: application/x-protobuf\r\n"
+        b"Content-Length: " + str(len(p)).encode() + b"\r\n\r\n" + p
+        for p in payloads
+    ]
+
+    async def main() -> tuple[float, int, list[float]]:
+        latencies: list[float] = []
+        per = total // connections
+        started = time.perf_counter()
+        failures = await asyncio.gather(
+            *(_connection(port, requests, per, i * per, latencies) for i in range(connections))
+        )
+        return time.perf_counter() - started, sum(failures), latencies
+
+    elapsed, failures, latencies = asyncio.run(main())
+    latencies.sort()
+    out.put(
+        (elapsed, failures, len(latencies), latencies[len(latencies) // 2], latencies[-len(latencies) // 100])
+    )
+
+
+def run_ingest_bench(quick: bool, bootstrap_servers: str) -> dict[str, float]:
+    """Measure requests/s and spans/s through the gateway to a real broker (loopback only)."""
+    import uvicorn
+    from confluent_kafka.cimpl import NewTopic
+
+    from datatracing.pipeline.broker import ensure_topics, free_port
+    from datatracing.pipeline.ingest._app import create_ingest_app
+    from datatracing.pipeline.ingest._server import make_ingest_producer
+
+    total, connections = (2_000, 4) if quick else (20_000, 8)
+    topic = f"ingest-bench-{uuid.uuid4().hex[:8]}"
+    ensure_topics(bootstrap_servers, [NewTopic(topic, 4, 1)])
+    settings = IngestSettings(flush_timeout_s=30)
+    producer = make_ingest_producer(settings, bootstrap_servers)
+    app = create_ingest_app(producer, topic, settings)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, name="ingest-bench-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise TransientError("the bench's ingest server did not start")
+        time.sleep(0.01)
+    context = multiprocessing.get_context("spawn")
+    results: Any = context.Queue()
+    client = context.Process(
+        target=_client_main, args=(port, bench_payloads(64), total, connections, results), daemon=True
+    )
+    try:
+        client.start()
+        elapsed, failures, answered, p50, p99 = results.get(timeout=300)
+        client.join(30)
+    finally:
+        server.should_exit = True
+        thread.join(60)  # shutdown flushes the producer
+    stats = app.state.ingest_stats
+    spans = answered * _TRACES_PER_REQUEST * _SPANS_PER_TRACE
+    if failures or stats.deliveries_failed or stats.deliveries_ok != stats.messages_produced:
+        raise TransientError(
+            f"ingest bench: {failures} failed requests, {stats.deliveries_failed} failed deliveries, "
+            f"{stats.deliveries_ok}/{stats.messages_produced} delivered"
+        )
+    return {
+        "ingest_requests_per_s": answered / elapsed,
+        "ingest_spans_per_s": spans / elapsed,
+        "ingest_latency_p50_ms": p50 * 1000,
+        "ingest_latency_p99_ms": p99 * 1000,
+        "ingest_client_connections": float(connections),
+        "ingest_cpu_count": float(os.cpu_count() or 1),
+    }

@@ -1,0 +1,77 @@
+"""Running the gateway: its producer's settings and `run_ingest` (uvicorn), what `datatracing ingest` calls.
+
+The broker and settings modules are imported inside the functions: the settings module imports
+`IngestSettings` from this package, and must be able to do so before it is itself complete.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from datatracing.pipeline.ingest._app import ApiKeyCheck, create_ingest_app
+from datatracing.pipeline.ingest._settings import IngestSettings
+
+if TYPE_CHECKING:
+    from datatracing.pipeline.config import KafkaSettings, TopicSettings
+
+__all__ = ["ingest_producer_config", "make_ingest_producer", "run_ingest"]
+
+log = logging.getLogger(__name__)
+
+
+def ingest_producer_config(
+    settings: IngestSettings, bootstrap_servers: str, extra: Mapping[str, object] | None = None
+) -> dict[str, object]:
+    """librdkafka settings of the gateway's producer: the project's (murmur2 partitioner...), the
+    bounded queue from `settings`, then `extra` (security, compression...) on top."""
+    from datatracing.pipeline.broker import producer_config
+
+    queue: dict[str, object] = {
+        "queue.buffering.max.messages": settings.queue_max_messages,
+        "queue.buffering.max.kbytes": settings.queue_max_kbytes,
+    }
+    return producer_config(bootstrap_servers, {**queue, **(extra or {})})
+
+
+def make_ingest_producer(
+    settings: IngestSettings, bootstrap_servers: str, extra: Mapping[str, object] | None = None
+) -> Any:
+    """A `confluent_kafka.Producer` configured by `ingest_producer_config`."""
+    from confluent_kafka import Producer
+
+    return Producer(ingest_producer_config(settings, bootstrap_servers, extra))
+
+
+def run_ingest(
+    settings: IngestSettings,
+    kafka: KafkaSettings,
+    topics: TopicSettings,
+    *,
+    log_level: str = "info",
+    api_key_check: ApiKeyCheck | None = None,
+) -> None:
+    """Serve the gateway until SIGINT/SIGTERM, then flush the producer.
+
+    Creates the spans topic when missing (with `topics.partitions`), publishes to `topics.spans`.
+
+    Example:
+        >>> settings = load_settings()  # doctest: +SKIP
+        >>> run_ingest(settings.ingest, settings.kafka, settings.topics)  # doctest: +SKIP
+    """
+    import uvicorn
+
+    from datatracing.pipeline.broker import ensure_topics, topic_specs
+
+    ensure_topics(kafka.bootstrap_servers, [s for s in topic_specs(topics) if s.topic == topics.spans])
+    producer = make_ingest_producer(settings, kafka.bootstrap_servers, kafka.producer)
+    app = create_ingest_app(producer, topics.spans, settings, api_key_check)
+    log.info("ingest gateway on %s:%d publishing to %s", settings.host, settings.port, topics.spans)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        access_log=False,  # one log line per export request costs more than the request itself
+    )
