@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from datatracing.pipeline.errors import ConfigError
+from datatracing.pipeline.ingest._settings import IngestSettings
 from datatracing.pipeline.sampler._settings import SamplerSettings
 
 
@@ -83,6 +84,7 @@ class Settings(BaseSettings):
     query: QuerySettings = QuerySettings()
     worker: WorkerSettings = WorkerSettings()
     sampler: SamplerSettings = SamplerSettings()
+    ingest: IngestSettings = IngestSettings()
     #: Sampling policy file (YAML or JSON); none means keep every trace.
     policy_file: Path | None = None
 

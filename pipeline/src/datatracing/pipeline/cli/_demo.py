@@ -13,6 +13,7 @@ Timestamps are explicit, so the demo shows slow traces without sleeping.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from dataclasses import dataclass
@@ -70,17 +71,30 @@ def _emit_one(services: _Services, rng: random.Random, now_ns: int) -> DemoTrace
     t = now_ns
     order_id = rng.randint(10_000, 99_999)
     request = ingest.start_span(
-        "POST /v1/orders", kind=SpanKind.SERVER, start_time_unix_nano=t,
-        attributes={"http.request.method": "POST", "url.path": "/v1/orders", "http.route": "/v1/orders",
-                    "order.id": order_id},
+        "POST /v1/orders",
+        kind=SpanKind.SERVER,
+        start_time_unix_nano=t,
+        attributes={
+            "http.request.method": "POST",
+            "url.path": "/v1/orders",
+            "http.route": "/v1/orders",
+            "order.id": order_id,
+        },
     )
     ctx = set_span_in_context(request)
     validate = ingest.start_span("validate order", context=ctx, start_time_unix_nano=t + 1 * MS)
     validate.end(t + 3 * MS)
     send = ingest.start_span(
-        "send orders", context=ctx, kind=SpanKind.PRODUCER, start_time_unix_nano=t + 3 * MS,
-        attributes={"messaging.system": "kafka", "messaging.operation.type": "send",
-                    "messaging.destination.name": "orders", "messaging.kafka.message.key": str(order_id)},
+        "send orders",
+        context=ctx,
+        kind=SpanKind.PRODUCER,
+        start_time_unix_nano=t + 3 * MS,
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.operation.type": "send",
+            "messaging.destination.name": "orders",
+            "messaging.kafka.message.key": str(order_id),
+        },
     )
     headers: list[tuple[str, bytes]] = []
     inject(headers, set_span_in_context(send), kafka_setter)
@@ -92,15 +106,30 @@ def _emit_one(services: _Services, rng: random.Random, now_ns: int) -> DemoTrace
     t += rng.randint(5, 40) * MS
     parent = extract(headers, getter=kafka_getter)
     process = enricher.start_span(
-        "process orders", context=parent, kind=SpanKind.CONSUMER, start_time_unix_nano=t,
-        attributes={"messaging.system": "kafka", "messaging.operation.type": "process",
-                    "messaging.destination.name": "orders", "messaging.consumer.group.name": "enricher",
-                    "pipeline.stage": "enrich", "pipeline.records.in": 1},
+        "process orders",
+        context=parent,
+        kind=SpanKind.CONSUMER,
+        start_time_unix_nano=t,
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": "orders",
+            "messaging.consumer.group.name": "enricher",
+            "pipeline.stage": "enrich",
+            "pipeline.records.in": 1,
+        },
     )
     pctx = set_span_in_context(process)
     lookup = enricher.start_span(
-        "SELECT customers", context=pctx, kind=SpanKind.CLIENT, start_time_unix_nano=t + 1 * MS,
-        attributes={"db.system": "postgresql", "db.operation.name": "SELECT", "db.collection.name": "customers"},
+        "SELECT customers",
+        context=pctx,
+        kind=SpanKind.CLIENT,
+        start_time_unix_nano=t + 1 * MS,
+        attributes={
+            "db.system": "postgresql",
+            "db.operation.name": "SELECT",
+            "db.collection.name": "customers",
+        },
     )
     if kind == "error":
         lookup.record_exception(TimeoutError("customers lookup timed out after 2000 ms"))
@@ -111,7 +140,10 @@ def _emit_one(services: _Services, rng: random.Random, now_ns: int) -> DemoTrace
         return DemoTrace(request.span_context.trace_id, kind, 5)
     lookup.end(t + 4 * MS)
     forward = enricher.start_span(
-        "send enriched-orders", context=pctx, kind=SpanKind.PRODUCER, start_time_unix_nano=t + 5 * MS,
+        "send enriched-orders",
+        context=pctx,
+        kind=SpanKind.PRODUCER,
+        start_time_unix_nano=t + 5 * MS,
         attributes={"messaging.system": "kafka", "messaging.destination.name": "enriched-orders"},
     )
     headers = []
@@ -124,16 +156,29 @@ def _emit_one(services: _Services, rng: random.Random, now_ns: int) -> DemoTrace
     t += rng.randint(10, 60) * MS
     load_ms = rng.randint(2000, 5000) if kind == "slow" else rng.randint(5, 30)
     consume = loader.start_span(
-        "process enriched-orders", context=extract(headers, getter=kafka_getter), kind=SpanKind.CONSUMER,
+        "process enriched-orders",
+        context=extract(headers, getter=kafka_getter),
+        kind=SpanKind.CONSUMER,
         start_time_unix_nano=t,
-        attributes={"messaging.system": "kafka", "messaging.destination.name": "enriched-orders",
-                    "pipeline.job": "orders-to-warehouse", "pipeline.stage": "load", "pipeline.records.in": 1},
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.destination.name": "enriched-orders",
+            "pipeline.job": "orders-to-warehouse",
+            "pipeline.stage": "load",
+            "pipeline.records.in": 1,
+        },
     )
     insert = loader.start_span(
-        "INSERT warehouse.orders", context=set_span_in_context(consume), kind=SpanKind.CLIENT,
+        "INSERT warehouse.orders",
+        context=set_span_in_context(consume),
+        kind=SpanKind.CLIENT,
         start_time_unix_nano=t + 1 * MS,
-        attributes={"db.system": "clickhouse", "db.operation.name": "INSERT", "db.collection.name": "orders",
-                    "pipeline.records.out": 1},
+        attributes={
+            "db.system": "clickhouse",
+            "db.operation.name": "INSERT",
+            "db.collection.name": "orders",
+            "pipeline.records.out": 1,
+        },
     )
     insert.end(t + (1 + load_ms) * MS)
     consume.end(t + (2 + load_ms) * MS)
@@ -155,17 +200,19 @@ def run_demo(bootstrap: str, topic: str, query_url: str, count: int, timeout_s: 
     flushed = services.flush()
     services.shutdown()
     if not flushed:
-        console.print(f"[red]error:[/] could not deliver spans to the broker at {bootstrap}; is the stack up?")
+        console.print(
+            f"[red]error:[/] could not deliver spans to the broker at {bootstrap}; is the stack up?"
+        )
         return 1
-    console.print(f"emitted {count} traces ({sum(t.spans for t in traces)} spans); waiting until queryable...")
+    console.print(
+        f"emitted {count} traces ({sum(t.spans for t in traces)} spans); waiting until queryable..."
+    )
     deadline = time.monotonic() + timeout_s
     pending = list(traces)
     with httpx.Client(base_url=query_url, timeout=10) as client:
         while pending and time.monotonic() < deadline:
-            try:
+            with contextlib.suppress(httpx.HTTPError):  # the query service may be restarting
                 pending = [t for t in pending if not _stored(client, t)]
-            except httpx.HTTPError:
-                pass
             if pending:
                 time.sleep(0.5)
     table = Table(title="demo traces")
@@ -178,6 +225,8 @@ def run_demo(bootstrap: str, topic: str, query_url: str, count: int, timeout_s: 
         console.print(f"[red]error:[/] {len(pending)} traces not queryable after {timeout_s:.0f}s")
         return 1
     example = next((t for t in traces if t.kind == "error"), traces[0])
-    console.print(f"all {count} traces queryable. Try:\n  datatracing trace {example.trace_id}\n"
-                  f"  curl {query_url}/v1/traces/{example.trace_id}")
+    console.print(
+        f"all {count} traces queryable. Try:\n  datatracing trace {example.trace_id}\n"
+        f"  curl {query_url}/v1/traces/{example.trace_id}"
+    )
     return 0

@@ -163,6 +163,16 @@ def query(config: ConfigOpt = None) -> None:
 
 
 @app.command()
+def ingest(config: ConfigOpt = None) -> None:
+    """Run the OTLP/HTTP ingest gateway (`POST /v1/traces`, protobuf or JSON) into the spans topic."""
+    from datatracing.pipeline.ingest import run_ingest
+
+    settings = settings_from(config)
+    _setup_logging(settings.worker.log_level)
+    run_ingest(settings.ingest, settings.kafka, settings.topics, log_level=settings.worker.log_level)
+
+
+@app.command()
 def migrate(
     config: ConfigOpt = None, store_url: Annotated[str | None, typer.Option(help="Store URL.")] = None
 ) -> None:

@@ -111,7 +111,7 @@ def create_app(store: TraceStore, *, max_limit: int = 1000) -> FastAPI:
     @app.get("/v1/dependencies")
     def dependencies(start: datetime | None = None, end: datetime | None = None) -> dict[str, Any]:
         end_ns = _ns(end) or time.time_ns()
-        start_ns = _ns(start) if start is not None else end_ns - _DAY_NS
+        start_ns = _ns(start) or end_ns - _DAY_NS
         edges = store.dependencies(start_ns, end_ns)
         return {"data": [e.model_dump(mode="json") for e in edges]}
 

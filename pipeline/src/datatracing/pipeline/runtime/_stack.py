@@ -59,24 +59,32 @@ def read_state(data_dir: Path) -> StackState | None:
 
 
 def wait_healthy(url: str, timeout_s: float) -> None:
+    """Return once GET `url` answers 200; `PipelineError` at the deadline."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+            if httpx.get(url, timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    raise PipelineError(f"query service at {url} not healthy after {timeout_s:.0f}s")
+    raise PipelineError(f"{url} not healthy after {timeout_s:.0f}s")
 
 
 class Stack:
     """Start, supervise and stop the embedded stack."""
 
-    def __init__(self, settings: Settings, *, broker_port: int | None = 0) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        broker_port: int | None = 0,
+        roles: tuple[str, ...] = ("store", "sampler"),
+    ) -> None:
         """`broker_port=None` uses the broker in `settings.kafka` instead of starting tansu."""
         self.settings = settings
         self.broker_port = broker_port
+        self.roles = roles
         self.logs = settings.data_dir / "logs"
         self.broker: EmbeddedBroker | None = None
         self.workers: dict[str, subprocess.Popen[bytes]] = {}
@@ -111,6 +119,11 @@ class Stack:
         log.info("started %s worker (pid %d)", role, self.workers[role].pid)
 
     @property
+    def metrics_url(self) -> str:
+        """The sampler worker's Prometheus endpoint."""
+        return f"http://127.0.0.1:{self.settings.worker.web_port}/metrics"
+
+    @property
     def query_url(self) -> str:
         return f"http://{self.settings.query.host}:{self.settings.query.port}"
 
@@ -125,9 +138,12 @@ class Stack:
             )
             self.settings = self.settings.model_copy(update={"kafka": kafka})
         ensure_pipeline_topics(self.settings.kafka, self.settings.topics)
-        for role in ("store", "sampler"):
+        for role in self.roles:
             self._spawn(role)
-        wait_healthy(self.query_url, timeout_s)
+        if "store" in self.roles:
+            wait_healthy(f"{self.query_url}/healthz", timeout_s)
+        if "sampler" in self.roles:
+            wait_healthy(self.metrics_url, timeout_s)
         bootstrap = self.settings.kafka.bootstrap_servers
         state = StackState(os.getpid(), bootstrap, self.query_url, str(self.settings.data_dir))
         state_path(self.settings.data_dir).write_text(json.dumps(asdict(state)))

@@ -11,9 +11,11 @@ from datatracing.pipeline.sampler._decisions import Decision, DecisionCache, dec
 from datatracing.pipeline.sampler._engine import PartitionEngine
 from datatracing.pipeline.sampler._results import AddResult, DeadLetter, Decided, EngineStats, Late
 from datatracing.pipeline.sampler._settings import SamplerSettings
+from datatracing.pipeline.sampler.policies import CompiledPolicy, default_policy, load_policy_file
 
 __all__ = [
     "AddResult",
+    "CompiledPolicy",
     "DeadLetter",
     "Decided",
     "Decision",
@@ -23,5 +25,7 @@ __all__ = [
     "PartitionEngine",
     "SamplerSettings",
     "decode_decision",
+    "default_policy",
     "encode_decision",
+    "load_policy_file",
 ]

@@ -60,7 +60,19 @@ class SamplerCollector(Collector):
         buffered.add_metric(["bytes"], size)
         dead = CounterMetricFamily("datatracing_sampler_dead_lettered", "Messages or parts dead-lettered")
         dead.add_metric([], self.runner.dead_lettered)
-        yield from (spans_in, late, decided, buffered, lag, dead, self._latency())
+        yield from (spans_in, late, decided, buffered, lag, dead, self._latency(), self._quantiles())
+
+    def _quantiles(self) -> GaugeMetricFamily:
+        samples = sorted(self.runner.decision_latency_ns)
+        gauge = GaugeMetricFamily(
+            "datatracing_sampler_decision_latency_quantile_seconds",
+            "Last span received to decision, quantiles of recent decisions",
+            labels=["quantile"],
+        )
+        for q in (0.5, 0.95, 0.99):
+            value = samples[min(len(samples) - 1, int(q * len(samples)))] / 1e9 if samples else 0.0
+            gauge.add_metric([str(q)], value)
+        return gauge
 
     def _latency(self) -> HistogramMetricFamily:
         samples = [ns / 1e9 for ns in self.runner.decision_latency_ns]
