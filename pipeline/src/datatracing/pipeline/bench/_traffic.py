@@ -8,6 +8,7 @@ hold an error and durations are skewed (log-normal, a slow tail).
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass
 
 from datatracing.model import Attributes, Resource, Span, SpanKind, Status, StatusCode
@@ -26,7 +27,8 @@ class TrafficShape:
     min_spans: int = 5
     max_spans: int = 50
     error_rate: float = 0.05
-    base_time_ns: int = 1_700_000_000_000_000_000
+    #: Start of the first trace; None: one hour ago (recent, so store retention keeps the rows).
+    base_time_ns: int | None = None
 
 
 def _hex(rng: random.Random, nbytes: int) -> str:
@@ -85,4 +87,5 @@ def synthetic_traces(count: int, *, seed: int = 7, shape: TrafficShape | None = 
     """`count` traces, one millisecond apart."""
     rng = random.Random(seed)
     shape = shape or TrafficShape()
-    return [synthetic_trace(rng, shape, shape.base_time_ns + i * 1_000_000) for i in range(count)]
+    base = shape.base_time_ns if shape.base_time_ns is not None else time.time_ns() - 3600 * 10**9
+    return [synthetic_trace(rng, shape, base + i * 1_000_000) for i in range(count)]
