@@ -1,7 +1,8 @@
 """Drives one `PartitionEngine` per assigned partition from a Faust stream.
 
 Why offsets, not tables: span payloads never enter a Faust changelog. Each event is acked only once
-every trace that references its offset is decided and the decision's output is flushed to the broker,
+every trace that references its offset is decided and the decision's output is acknowledged by the
+broker (`DeliveryTracker`),
 so Faust (which commits the highest contiguous acked offset) never commits past an undecided trace.
 After a crash or a rebalance the next owner replays from the committed offset and, decisions being
 deterministic, decides every trace exactly as a crash-free run would.
@@ -22,6 +23,7 @@ from datatracing.pipeline.audit import KafkaHeaders, SamplingAudit
 from datatracing.pipeline.broker import dead_letter_headers
 from datatracing.pipeline.config import Settings
 from datatracing.pipeline.sampler._decisions import DecisionCache, encode_decision
+from datatracing.pipeline.sampler._delivery import DeliveryTracker
 from datatracing.pipeline.sampler._engine import PartitionEngine
 from datatracing.pipeline.sampler._restore import restore_decisions
 from datatracing.pipeline.sampler._results import AddResult, Decided
@@ -53,7 +55,7 @@ class SamplerRunner:
         self.held: dict[int, deque[Any]] = {}
         self.stream: Any = None
         self._lock = asyncio.Lock()
-        self._unflushed = 0
+        self.deliveries = DeliveryTracker(producer)
         self.decision_latency_ns: deque[int] = deque(maxlen=10_000)
         self.dead_lettered = 0
 
@@ -69,7 +71,9 @@ class SamplerRunner:
 
     def _restored_cache(self, partition: int) -> DecisionCache:
         cache = DecisionCache(self.sampler.decision_cache_size, self.sampler.decision_cache_ttl_ns)
-        count = restore_decisions(self.bootstrap_servers, self.topics.decisions, partition, cache, time.time_ns())
+        count = restore_decisions(
+            self.bootstrap_servers, self.topics.decisions, partition, cache, time.time_ns()
+        )
         log.info("partition %d: restored %d decisions", partition, count)
         return cache
 
@@ -83,21 +87,16 @@ class SamplerRunner:
 
     def revoke(self, partitions: Iterable[int]) -> None:
         """Forget revoked partitions: their undecided traces are rebuilt by the next owner."""
-        for p in partitions:
+        revoked = list(partitions)
+        for p in revoked:
             self.engines.pop(p, None)
             self.held.pop(p, None)
+        self.deliveries.forget(revoked)
 
     # --- output ----------------------------------------------------------------------------------
 
     def _produce(self, topic: str, key: bytes | None, value: bytes, headers: KafkaHeaders) -> None:
-        while True:
-            try:
-                self.producer.produce(topic, key=key, value=value, headers=headers)
-                break
-            except BufferError:
-                # librdkafka's queue is full: serve delivery callbacks until there is room.
-                self.producer.poll(0.05)
-        self._unflushed += 1
+        self.deliveries.produce(topic, key, value, headers)
 
     def _emit(self, decided: Sequence[Decided], now_ns: int) -> None:
         for d in decided:
@@ -108,7 +107,6 @@ class SamplerRunner:
                     self._produce(self.topics.sampled, key, payload, headers)
             self._produce(self.topics.decisions, key, encode_decision(d), [])
             self.decision_latency_ns.append(max(0, now_ns - d.last_span_at_ns))
-        self.producer.poll(0)
 
     def _handle_result(self, result: AddResult, partition: int, offset: int, now_ns: int) -> None:
         for dl in result.dead_letters:
@@ -124,17 +122,13 @@ class SamplerRunner:
                 for payload in late.payloads:
                     self._produce(self.topics.sampled, trace_key(late.trace_id), payload, headers)
 
-    async def _flush_and_ack(self) -> None:
-        if self._unflushed:
-            remaining = await asyncio.to_thread(self.producer.flush, 30)
-            if remaining:
-                log.warning("%d records not yet delivered; holding acks", remaining)
-                return
-            self._unflushed = 0
+    async def _ack_delivered(self) -> None:
+        """Checkpoint this round, then ack the events behind every checkpoint fully delivered."""
+        self.deliveries.checkpoint({p: e.committable_offset() for p, e in self.engines.items()})
         if self.stream is None:
             return
-        for partition, queue in self.held.items():
-            committable = self.engines[partition].committable_offset()
+        for partition, committable in self.deliveries.released().items():
+            queue = self.held.get(partition)
             while queue and queue[0].message.offset < committable:
                 await self.stream.ack(queue.popleft())
 
@@ -153,7 +147,7 @@ class SamplerRunner:
                 self._handle_result(result, message.partition, message.offset, now)
                 self.held[message.partition].append(event)
             self._emit([d for e in self.engines.values() for d in e.poll(now)], now)
-            await self._flush_and_ack()
+            await self._ack_delivered()
 
     async def tick(self) -> None:
         """Timer: decide traces whose wait is over even when no new event arrives."""
@@ -162,7 +156,7 @@ class SamplerRunner:
             decided = [d for e in self.engines.values() for d in e.poll(now)]
             if decided:
                 self._emit(decided, now)
-            await self._flush_and_ack()
+            await self._ack_delivered()
 
     def should_pause(self) -> bool:
         return any(e.should_pause for e in self.engines.values())

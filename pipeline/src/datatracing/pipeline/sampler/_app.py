@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -12,8 +13,8 @@ from datatracing.pipeline.broker import make_producer
 from datatracing.pipeline.config import Settings
 from datatracing.pipeline.runtime._faust import make_faust_app, raw_topic
 from datatracing.pipeline.sampler._agent import SamplerRunner
-from datatracing.pipeline.sampler._settings import SamplerSettings
 from datatracing.pipeline.sampler._metrics import metrics_app
+from datatracing.pipeline.sampler._settings import SamplerSettings
 from datatracing.pipeline.sampler.policies import CompiledPolicy, default_policy, load_policy_file
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,13 @@ def build_sampler_app(
         await runner.assign(tp.partition for tp in assigned if tp.topic == settings.topics.spans)
 
     app.on_partitions_assigned.connect(on_assigned)
+
+    async def on_shutdown(_sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        # The consumer has stopped and committed only acked work; deliver what is in flight so the
+        # next owner finds fewer decisions to redo.
+        await asyncio.to_thread(runner.deliveries.flush, 10)
+
+    app.on_before_shutdown.connect(on_shutdown)
     if with_web:
         serve_asgi(
             app,

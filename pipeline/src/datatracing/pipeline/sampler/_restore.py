@@ -54,7 +54,12 @@ def true_end_offset(consumer: Consumer, topic: str, partition: int, timeout_s: f
 
 
 def restore_decisions(
-    bootstrap_servers: str, topic: str, partition: int, cache: DecisionCache, now_ns: int, timeout_s: float = 30.0
+    bootstrap_servers: str,
+    topic: str,
+    partition: int,
+    cache: DecisionCache,
+    now_ns: int,
+    timeout_s: float = 30.0,
 ) -> int:
     """Replay `topic`/`partition` into `cache`; returns how many live decisions were restored."""
     consumer = _consumer(bootstrap_servers)
@@ -78,7 +83,9 @@ def restore_decisions(
                     if cache.restore(message.value(), now_ns) is not None:
                         restored += 1
                 except InvalidDataError as exc:
-                    log.warning("skipping undecodable decision at %s[%d]@%d: %s", topic, partition, position - 1, exc)
+                    log.warning(
+                        "skipping undecodable decision at %s[%d]@%d: %s", topic, partition, position - 1, exc
+                    )
     except KafkaException as exc:
         raise BrokerUnavailableError(f"restoring {topic}[{partition}]: {exc}") from exc
     finally:
