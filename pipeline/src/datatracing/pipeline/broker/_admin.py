@@ -68,6 +68,8 @@ def producer_config(bootstrap_servers: str, extra: Mapping[str, object] | None =
         "enable.idempotence": False,
         "acks": "all",
         "message.timeout.ms": 30_000,
+        # librdkafka's own log lines go through Python logging (served by poll), not raw stderr.
+        "logger": logging.getLogger("datatracing.librdkafka"),
     }
     config.update(extra or {})
     return config

@@ -77,8 +77,13 @@ def up(
     if query_port is not None:
         overrides["query"] = {"port": query_port}
     settings = settings_from(config, **overrides)
-    if policy is not None and not policy.is_file():
-        fail(f"--policy: {policy} is not a file")
+    if settings.policy_file is not None:
+        from datatracing.pipeline.sampler import load_policy_file
+
+        try:
+            load_policy_file(settings.policy_file)  # refuse to start the stack on an invalid file
+        except UsageError as exc:
+            fail(str(exc))
     if detach:
         args = [sys.executable, "-m", "datatracing.pipeline.cli", "up", "--broker-port", str(broker_port)]
         args += ["--data-dir", str(settings.data_dir), "--query-port", str(settings.query.port)]
@@ -133,13 +138,16 @@ def worker(
     from datatracing.pipeline.runtime._workers import run_sampler_worker, run_store_worker
 
     settings = settings_from(config)
-    _setup_logging(settings.worker.log_level)
-    if role == "sampler":
-        run_sampler_worker(settings)
-    elif role in ("store", "sink"):
-        run_store_worker(settings, with_query=role == "store")
-    else:
+    if role not in ("sampler", "store", "sink"):
         fail(f"role: expected sampler, store or sink, got {role!r}")
+    _setup_logging(settings.worker.log_level)
+    try:
+        if role == "sampler":
+            run_sampler_worker(settings)
+        else:
+            run_store_worker(settings, with_query=role == "store")
+    except UsageError as exc:  # an invalid policy file, a bad store URL...
+        fail(str(exc))
 
 
 @app.command()
@@ -156,8 +164,12 @@ def query(config: ConfigOpt = None) -> None:
         fail("store.url: the query service alone needs a ClickHouse server; chdb is served by `worker store`")
     store = open_store(settings.store_url, retention_days=settings.store.retention_days)
     try:
-        uvicorn.run(create_app(store, max_limit=settings.query.max_limit), host=settings.query.host,
-                    port=settings.query.port, log_level=settings.worker.log_level)
+        uvicorn.run(
+            create_app(store, max_limit=settings.query.max_limit),
+            host=settings.query.host,
+            port=settings.query.port,
+            log_level=settings.worker.log_level,
+        )
     finally:
         store.close()
 
@@ -238,6 +250,50 @@ def bench(
         run_suite(suite, quick=quick, json_out=json_out, size=size)
     except UsageError as exc:
         fail(str(exc))
+
+
+sampler_app = typer.Typer(no_args_is_help=True, help="Tail-sampler tools.")
+app.add_typer(sampler_app, name="sampler")
+
+
+@sampler_app.command("replay")
+def sampler_replay(
+    policy: Annotated[Path, typer.Option(help="Candidate policy file (YAML/JSON).")],
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Run a candidate policy over the retained spans topic and compare with the recorded decisions."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from datatracing.pipeline.runtime._stack import read_state
+    from datatracing.pipeline.sampler import load_policy_file
+    from datatracing.pipeline.sampler._replay import replay
+
+    settings = settings_from(config, data_dir=data_dir)
+    state = read_state(settings.data_dir)
+    if state is not None:
+        kafka = settings.kafka.model_copy(update={"bootstrap_servers": state.bootstrap_servers})
+        settings = settings.model_copy(update={"kafka": kafka})
+    try:
+        candidate = load_policy_file(policy)
+        report = replay(settings, candidate).as_dict()
+    except UsageError as exc:
+        fail(str(exc))
+    except PipelineError as exc:
+        fail(str(exc), code=1)
+    if json_out:
+        typer.echo(json.dumps(report, sort_keys=True))
+        return
+    table = Table(title=f"replay of {policy} (version {candidate.version})")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, value in report.items():
+        table.add_row(key, json.dumps(value) if isinstance(value, dict) else str(value))
+    Console().print(table)
 
 
 def main() -> None:

@@ -28,6 +28,7 @@ def _consumer(bootstrap_servers: str) -> Consumer:
             "group.id": f"datatracing-restore-{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": False,
             "enable.partition.eof": True,
+            "fetch.wait.max.ms": 20,  # reading to a known end: don't let the broker hold empty fetches
         }
     )
 
