@@ -54,6 +54,9 @@ class SamplerRunner:
         self.engines: dict[int, PartitionEngine] = {}
         self.held: dict[int, deque[Any]] = {}
         self.stream: Any = None
+        #: Faust's consumer, for pausing partitions whose engine asks for it (backpressure "pause").
+        self.consumer: Any = None
+        self.paused: set[int] = set()
         self._lock = asyncio.Lock()
         self.deliveries = DeliveryTracker(producer)
         self.decision_latency_ns: deque[int] = deque(maxlen=10_000)
@@ -88,6 +91,7 @@ class SamplerRunner:
     def revoke(self, partitions: Iterable[int]) -> None:
         """Forget revoked partitions: their undecided traces are rebuilt by the next owner."""
         revoked = list(partitions)
+        self.paused -= set(revoked)
         for p in revoked:
             self.engines.pop(p, None)
             self.held.pop(p, None)
@@ -122,6 +126,20 @@ class SamplerRunner:
                 for payload in late.payloads:
                     self._produce(self.topics.sampled, trace_key(late.trace_id), payload, headers)
 
+    def _apply_backpressure(self) -> None:
+        want = {p for p, e in self.engines.items() if e.should_pause}
+        if want == self.paused or self.consumer is None:
+            return
+        from faust.types import TP
+
+        if want - self.paused:
+            self.consumer.pause_partitions({TP(self.topics.spans, p) for p in want - self.paused})
+            log.warning("paused partitions %s: sampler buffer bounds reached", sorted(want - self.paused))
+        if self.paused - want:
+            self.consumer.resume_partitions({TP(self.topics.spans, p) for p in self.paused - want})
+            log.info("resumed partitions %s", sorted(self.paused - want))
+        self.paused = want
+
     async def _ack_delivered(self) -> None:
         """Checkpoint this round, then ack the events behind every checkpoint fully delivered."""
         self.deliveries.checkpoint({p: e.committable_offset() for p, e in self.engines.items()})
@@ -147,6 +165,7 @@ class SamplerRunner:
                 self._handle_result(result, message.partition, message.offset, now)
                 self.held[message.partition].append(event)
             self._emit([d for e in self.engines.values() for d in e.poll(now)], now)
+            self._apply_backpressure()
             await self._ack_delivered()
 
     async def tick(self) -> None:
@@ -156,6 +175,7 @@ class SamplerRunner:
             decided = [d for e in self.engines.values() for d in e.poll(now)]
             if decided:
                 self._emit(decided, now)
+            self._apply_backpressure()
             await self._ack_delivered()
 
     def should_pause(self) -> bool:

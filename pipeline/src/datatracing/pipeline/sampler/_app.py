@@ -44,6 +44,7 @@ def build_sampler_app(
 
     async def sample(stream: Any) -> None:
         runner.stream = stream
+        runner.consumer = app.consumer
         async for events in stream.noack_take(TAKE_MAX, within=TAKE_WITHIN_S):
             await runner.handle(events)
 

@@ -58,9 +58,13 @@ class SamplerCollector(Collector):
         buffered.add_metric(["traces"], traces)
         buffered.add_metric(["spans"], spans)
         buffered.add_metric(["bytes"], size)
+        paused = GaugeMetricFamily(
+            "datatracing_sampler_paused_partitions", "Partitions paused by backpressure"
+        )
+        paused.add_metric([], len(self.runner.paused))
         dead = CounterMetricFamily("datatracing_sampler_dead_lettered", "Messages or parts dead-lettered")
         dead.add_metric([], self.runner.dead_lettered)
-        yield from (spans_in, late, decided, buffered, lag, dead, self._latency(), self._quantiles())
+        yield from (spans_in, late, decided, buffered, lag, dead, paused, self._latency(), self._quantiles())
 
     def _quantiles(self) -> GaugeMetricFamily:
         samples = sorted(self.runner.decision_latency_ns)
