@@ -7,6 +7,7 @@ from store_data import model_spans, rich_trace, span, trace_id
 from datatracing.model import Trace
 from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.store import ClickHouseTraceStore, SpanBatch, TraceQuery
+from datatracing.wire import encode_spans
 
 
 def test_get_trace_rich_trace_equals_inserted_spans(store: ClickHouseTraceStore) -> None:
@@ -120,5 +121,32 @@ def test_get_trace_random_spans_round_trip_exactly(store: ClickHouseTraceStore, 
     spans = data.draw(model_spans(tid))
 
     store.insert(SpanBatch.from_spans(spans))
+
+    assert store.get_trace(tid) == Trace.from_spans(spans)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_get_trace_engine_decoded_random_spans_round_trip_exactly(
+    store: ClickHouseTraceStore, data: st.DataObject
+) -> None:
+    tid = trace_id()
+    spans = data.draw(model_spans(tid))
+    batch, rejects = store.batch_from_otlp([(encode_spans(spans), SamplingAudit())])
+
+    store.insert(batch)
+
+    assert rejects == []
+    assert store.get_trace(tid) == Trace.from_spans(spans)
+
+
+def test_get_trace_engine_decoded_rich_trace_equals_inserted_spans(store: ClickHouseTraceStore) -> None:
+    tid = trace_id()
+    spans = rich_trace(tid)
+    batch, _ = store.batch_from_otlp(
+        [(encode_spans(spans[:1]), SamplingAudit()), (encode_spans(spans[1:]), SamplingAudit())]
+    )
+
+    store.insert(batch)
 
     assert store.get_trace(tid) == Trace.from_spans(spans)

@@ -9,5 +9,14 @@ from datatracing.pipeline.sink._agent import (
     batch_token,
     install_sink_agent,
 )
+from datatracing.pipeline.sink._faults import FaultCounters, FaultInjectingStore
 
-__all__ = ["SinkMessage", "SinkStats", "SinkWriter", "batch_token", "install_sink_agent"]
+__all__ = [
+    "FaultCounters",
+    "FaultInjectingStore",
+    "SinkMessage",
+    "SinkStats",
+    "SinkWriter",
+    "batch_token",
+    "install_sink_agent",
+]

@@ -1,11 +1,12 @@
 """The sink agent: `sampled-spans` → batches → ClickHouse, at least once, never doubled.
 
-Order inside one batch (the checkpoint order of quix-streams): insert the rows, dead-letter what the
-store rejected, and only then return to Faust, which acks the batch's events so their offsets can be
-committed. While the store is down the agent retries with backoff and does not return: the `take`
-buffer fills, Faust stops fetching, memory stays bounded, and consumption resumes on its own.
-A replayed batch carries the same deduplication token, and the store keys rows by
-(trace_id, span_id), so replays never double rows.
+Order inside one batch (the checkpoint order of quix-streams): decode (the store's engine does it,
+`TraceStore.batch_from_otlp`), insert the rows, dead-letter what could not be stored, and only then
+return to Faust, which acks the batch's events so their offsets can be committed. While the store
+is down the agent retries with backoff and does not return: the `take` buffer fills, Faust's stream
+buffer (`stream_buffer_maxsize`) fills, fetching pauses, memory stays bounded, and consumption
+resumes on its own. A replayed batch carries the same deduplication token, and the store keys rows
+by (trace_id, span_id), so replays never double rows.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from typing import Any
 
 from confluent_kafka import Producer
 
-from datatracing.errors import InvalidDataError
 from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.broker import dead_letter_headers
 from datatracing.pipeline.config import SinkSettings
@@ -60,17 +60,13 @@ def batch_token(messages: Sequence[SinkMessage]) -> str:
     return digest.hexdigest()[:32]
 
 
-def _split_valid(messages: Sequence[SinkMessage]) -> tuple[list[SinkMessage], list[tuple[SinkMessage, str]]]:
-    valid: list[SinkMessage] = []
-    rejected: list[tuple[SinkMessage, str]] = []
-    for m in messages:
-        try:
-            SpanBatch.from_otlp([(m.value, SamplingAudit.from_headers(m.headers))])
-        except InvalidDataError as exc:
-            rejected.append((m, str(exc)))
-        else:
-            valid.append(m)
-    return valid, rejected
+@dataclass
+class _Decoded:
+    """A batch decoded once (retries reuse it) and the messages it could not take."""
+
+    messages: list[SinkMessage]
+    batch: SpanBatch
+    rejected: list[tuple[SinkMessage, str]]
 
 
 class SinkWriter:
@@ -92,6 +88,16 @@ class SinkWriter:
         self.stats = SinkStats()
         self._run_blocking = run_blocking or asyncio.to_thread
 
+    def _decode(self, messages: Sequence[SinkMessage]) -> _Decoded:
+        batch, rejects = self.store.batch_from_otlp(
+            (m.value, SamplingAudit.from_headers(m.headers)) for m in messages
+        )
+        bad = {index for index, _ in rejects}
+        rejected = [(messages[index], f"undecodable message: {reason}") for index, reason in rejects]
+        if rejected:
+            log.warning("dead-lettering %d undecodable messages", len(rejected))
+        return _Decoded([m for i, m in enumerate(messages) if i not in bad], batch, rejected)
+
     def _dead_letter(self, rejected: Sequence[tuple[SinkMessage, str]]) -> None:
         for m, reason in rejected:
             self.producer.produce(
@@ -99,36 +105,42 @@ class SinkWriter:
                 value=m.value,
                 headers=dead_letter_headers(reason, m.topic, m.partition, m.offset),
             )
-        self.stats.messages_dead_lettered += len(rejected)
         if rejected:
             remaining = self.producer.flush(30)
             if remaining:
                 raise StoreUnavailableError(f"{remaining} dead-letter records not delivered")
+            self.stats.messages_dead_lettered += len(rejected)
 
-    def _write_blocking(self, messages: Sequence[SinkMessage]) -> int:
+    def _insert(self, decoded: _Decoded) -> tuple[int, list[tuple[SinkMessage, str]]]:
+        """Rows written and the messages the store refused (found by halving the batch)."""
+        if len(decoded.batch) == 0:
+            return 0, []
         try:
-            batch = SpanBatch.from_otlp([(m.value, SamplingAudit.from_headers(m.headers)) for m in messages])
-        except InvalidDataError:
-            valid, rejected = _split_valid(messages)
-            log.warning("dead-lettering %d undecodable messages", len(rejected))
-            self._dead_letter(rejected)
-            return self._write_blocking(valid) if valid else 0
-        try:
-            return self.store.insert(batch, dedup_token=batch_token(messages))
+            return self.store.insert(decoded.batch, dedup_token=batch_token(decoded.messages)), []
         except StoreRejectedError as exc:
-            if len(messages) == 1:
-                self._dead_letter([(messages[0], f"store rejected rows: {exc}")])
-                return 0
-            # Find the bad messages by halving: the rest of the batch is still written.
-            mid = len(messages) // 2
-            return self._write_blocking(messages[:mid]) + self._write_blocking(messages[mid:])
+            if len(decoded.messages) == 1:
+                return 0, [(decoded.messages[0], f"store rejected rows: {exc}")]
+        # Find the bad messages by halving: the rest of the batch is still written.
+        mid = len(decoded.messages) // 2
+        written, refused = 0, list[tuple[SinkMessage, str]]()
+        for half in (decoded.messages[:mid], decoded.messages[mid:]):
+            part = self._decode(half)
+            n, bad = self._insert(part)
+            written, refused = written + n, refused + bad
+        return written, refused
+
+    def _write_blocking(self, decoded: _Decoded) -> int:
+        written, refused = self._insert(decoded)
+        self._dead_letter(decoded.rejected + refused)
+        return written
 
     async def write(self, messages: Sequence[SinkMessage]) -> int:
         """Write until it succeeds; transient store errors are retried with capped backoff."""
+        decoded = await self._run_blocking(self._decode, messages)
         delay = self.settings.retry_initial_s
         while True:
             try:
-                written = int(await self._run_blocking(self._write_blocking, messages))
+                written = int(await self._run_blocking(self._write_blocking, decoded))
             except StoreUnavailableError as exc:
                 self.stats.store_retries += 1
                 self.stats.last_error = str(exc)

@@ -17,8 +17,17 @@ import pyarrow as pa
 
 from datatracing.pipeline.errors import ConfigError, StoreUnavailableError
 from datatracing.pipeline.store._errors import translate
+from datatracing.pipeline.store._stage import OtlpStage
 
-__all__ = ["Backend", "ChdbBackend", "Params", "Settings", "escape_param", "insert_sql"]
+__all__ = [
+    "Backend",
+    "ChdbBackend",
+    "Params",
+    "Settings",
+    "StageLease",
+    "escape_param",
+    "insert_sql",
+]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +50,9 @@ class Backend(Protocol):
 
     def insert_arrow(self, table: str, data: pa.Table, settings: Settings | None = None) -> None:
         """Insert `data` (columns matched by name) into the qualified `table`."""
+
+    def stage(self) -> OtlpStage:
+        """The embedded engine that decodes OTLP batches for this store (see `_stage`)."""
 
     def close(self) -> None:
         """Release the connection; further calls fail."""
@@ -91,6 +103,7 @@ class _Shared:
         self.path = path
         self.lock = threading.RLock()
         self.refs = 0
+        self._stage: OtlpStage | None = None
         try:
             self.conn: Any = chdb.connect(path)
         except Exception as exc:
@@ -100,8 +113,21 @@ class _Shared:
                 f"cannot open the chdb data path {path}: is another process using it? ({exc})"
             ) from exc
 
+    def stage(self) -> OtlpStage:
+        with self.lock:
+            if self._stage is None:
+                self._stage = OtlpStage(self.conn, self.lock)
+            return self._stage
+
+    def close(self) -> None:
+        with self.lock:
+            if self._stage is not None:
+                self._stage.close()
+            self.conn.close()
+
 
 _REGISTRY: dict[str, _Shared] = {}
+_MEMORY = ":memory:"
 _REGISTRY_LOCK = threading.Lock()
 
 
@@ -126,8 +152,33 @@ def _release(shared: _Shared) -> None:
         if shared.refs > 0:
             return
         _REGISTRY.pop(shared.path, None)
-    with shared.lock:
-        shared.conn.close()
+    shared.close()
+
+
+class StageLease:
+    """An OTLP stage on whatever chdb engine this process has open (an in-memory one if none).
+
+    A process that stores into a ClickHouse server still decodes with the embedded engine; it
+    must then not open a chdb data path as well (one engine per process).
+    """
+
+    def __init__(self) -> None:
+        with _REGISTRY_LOCK:
+            shared = next(iter(_REGISTRY.values()), None)
+            if shared is None:
+                shared = _REGISTRY[_MEMORY] = _Shared(_MEMORY)
+            shared.refs += 1
+        self._shared: _Shared | None = shared
+
+    def stage(self) -> OtlpStage:
+        if self._shared is None:
+            raise ConfigError("the store is closed")
+        return self._shared.stage()
+
+    def close(self) -> None:
+        shared, self._shared = self._shared, None
+        if shared is not None:
+            _release(shared)
 
 
 class ChdbBackend:
@@ -165,6 +216,10 @@ class ChdbBackend:
                 return self._shared.conn.query(sql, fmt, params=self._params(params))
             except Exception as exc:
                 raise translate(exc, _what(sql)) from exc
+
+    def stage(self) -> OtlpStage:
+        self._check_open()
+        return self._shared.stage()
 
     def insert_arrow(self, table: str, data: pa.Table, settings: Settings | None = None) -> None:
         self._check_open()

@@ -1,23 +1,73 @@
-"""`SpanBatch`: OTLP messages turned straight into Arrow columns for one insert.
+"""`SpanBatch`: OTLP messages turned into the Arrow columns of one insert.
 
-The hot path reads protobuf fields into flat Python lists and never builds a model object per span.
-Per-resource and per-message values (resource attributes, scope, audit) are encoded once and spread
-over the spans with an Arrow `take`, so a span costs only its own fields.
+Two decoders give the same rows. With an `OtlpStage` (the store's embedded engine), ClickHouse
+parses the whole batch in C++ and `_vector` flattens it with Arrow kernels; the messages that path
+leaves out (invalid spans, repeated keys, deeply nested values) and every batch without a stage go
+through `_columns`, which reads protobuf fields in Python. `parent_service` is filled last, over the
+whole batch, so a parent in any message of the batch counts.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from datatracing.errors import InvalidDataError
 from datatracing.model import Span
 from datatracing.pipeline.audit import SamplingAudit
-from datatracing.pipeline.store._columns import Columns, Group
+from datatracing.pipeline.store._columns import SPANS_SCHEMA, Columns, Group
+from datatracing.pipeline.store._stage import OtlpStage, StageError
+from datatracing.pipeline.store._vector import flatten, needs_python
 from datatracing.wire import encode_spans, parse_request
 
 __all__ = ["SpanBatch"]
+
+log = logging.getLogger(__name__)
+
+_ZERO8 = pa.scalar(b"\x00" * 8, pa.binary(8))
+
+
+def _parent_services(arrays: dict[str, pa.Array]) -> pa.Array:
+    """Service of each span's parent when the parent is in the batch, else ''."""
+    tid = arrays["trace_id"].cast(pa.binary())
+    own = pc.binary_join_element_wise(tid, arrays["span_id"].cast(pa.binary()), b"")
+    wanted = pc.binary_join_element_wise(tid, arrays["parent_span_id"].cast(pa.binary()), b"")
+    found = pc.take(arrays["service"], pc.index_in(wanted, value_set=own)).fill_null("")
+    return pc.if_else(pc.equal(arrays["parent_span_id"], _ZERO8), "", found)
+
+
+def _table(parts: list[dict[str, pa.Array]]) -> pa.Table:
+    names = [name for name in SPANS_SCHEMA.names if name != "parent_service"]
+    arrays = {
+        name: pa.concat_arrays([part[name].cast(SPANS_SCHEMA.field(name).type) for part in parts])
+        for name in names
+    }
+    arrays["parent_service"] = _parent_services(arrays)
+    return pa.Table.from_arrays([arrays[name] for name in SPANS_SCHEMA.names], schema=SPANS_SCHEMA)
+
+
+def _staged(
+    stage: OtlpStage, messages: Sequence[tuple[bytes, SamplingAudit]]
+) -> tuple[dict[str, pa.Array] | None, list[int]]:
+    """Columns of the messages the engine path takes, and the indexes left to Python."""
+    try:
+        nested = stage.parse([payload for payload, _ in messages])
+        index = nested.column("dt_index").to_pylist()
+        flagged = needs_python(nested)
+    except (StageError, pa.ArrowInvalid) as exc:
+        # Unparseable bytes or bad UTF-8 somewhere: Python finds which message and says why.
+        log.debug("engine decoding failed, decoding %d messages in Python: %s", len(messages), exc)
+        return None, list(range(len(messages)))
+    keep = [row not in flagged and 0 <= i < len(messages) for row, i in enumerate(index)]
+    taken = {i for i, kept in zip(index, keep, strict=True) if kept}
+    if len(taken) != sum(keep):  # a message twice: never expected from the engine, so trust Python
+        return None, list(range(len(messages)))
+    rest = [i for i in range(len(messages)) if i not in taken]
+    audits = [audit for _, audit in messages]
+    return flatten(nested.filter(pa.array(keep, pa.bool_())), audits), rest
 
 
 class SpanBatch:
@@ -47,13 +97,15 @@ class SpanBatch:
         return f"SpanBatch({len(self)} spans)"
 
     @classmethod
-    def from_otlp(cls, messages: Iterable[tuple[bytes, SamplingAudit]]) -> SpanBatch:
+    def from_otlp(
+        cls, messages: Iterable[tuple[bytes, SamplingAudit]], *, stage: OtlpStage | None = None
+    ) -> SpanBatch:
         """Build a batch from OTLP `ExportTraceServiceRequest` payloads and their sampling audit.
 
         Raises `InvalidDataError` naming the first message that does not decode or holds an
         invalid span; use `from_otlp_with_rejects` to keep the good messages instead.
         """
-        batch, rejects = cls.from_otlp_with_rejects(messages)
+        batch, rejects = cls.from_otlp_with_rejects(messages, stage=stage)
         if rejects:
             index, reason = rejects[0]
             raise InvalidDataError(f"message {index}: {reason}")
@@ -61,15 +113,24 @@ class SpanBatch:
 
     @classmethod
     def from_otlp_with_rejects(
-        cls, messages: Iterable[tuple[bytes, SamplingAudit]]
+        cls, messages: Iterable[tuple[bytes, SamplingAudit]], *, stage: OtlpStage | None = None
     ) -> tuple[SpanBatch, list[tuple[int, str]]]:
         """Like `from_otlp`, but a bad message is left out and reported as `(index, reason)`.
 
         A message is all or nothing: if one of its spans is invalid, none of its spans is kept.
+        `stage` (from `ClickHouseTraceStore.stage`) lets the engine decode; the rows are the same.
         """
+        items = list(messages)
+        parts: list[dict[str, pa.Array]] = []
+        rest: Sequence[int] = range(len(items))
+        if stage is not None and items:
+            staged, rest = _staged(stage, items)
+            if staged is not None:
+                parts.append(staged)
         columns = Columns()
         rejects: list[tuple[int, str]] = []
-        for index, (payload, audit) in enumerate(messages):
+        for index in rest:
+            payload, audit = items[index]
             mark = columns.mark()
             try:
                 request = parse_request(payload)
@@ -79,7 +140,9 @@ class SpanBatch:
             except InvalidDataError as exc:
                 columns.rollback(mark)
                 rejects.append((index, str(exc)))
-        return cls(columns.to_table()), rejects
+        if rest or not parts:
+            parts.append(columns.arrays())
+        return cls(_table(parts)), rejects
 
     @classmethod
     def from_spans(cls, spans: Iterable[Span], audit: SamplingAudit | None = None) -> SpanBatch:

@@ -15,7 +15,6 @@ from pathlib import Path
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from datatracing.pipeline.audit import SamplingAudit
-from datatracing.pipeline.store._batch import SpanBatch
 from datatracing.pipeline.store._open import open_store
 from datatracing.pipeline.store._port import TraceQuery
 from datatracing.pipeline.store._store import ClickHouseTraceStore
@@ -139,7 +138,9 @@ def _insert(store: ClickHouseTraceStore, messages: list[bytes]) -> tuple[int, fl
         pending_spans += 10  # rough; the batch knows the exact count
         if pending_spans >= _BATCH_SPANS or i == len(messages) - 1:
             t0 = time.perf_counter()
-            batch = SpanBatch.from_otlp([(p, _AUDIT) for p in pending])
+            batch, rejects = store.batch_from_otlp([(p, _AUDIT) for p in pending])
+            if rejects:
+                raise ValueError(f"generated messages rejected: {rejects[:3]}")
             total += store.insert(batch, dedup_token=f"bench-{i}")
             elapsed += time.perf_counter() - t0
             pending, pending_spans = [], 0

@@ -266,20 +266,8 @@ class Columns:
             self.lk_attrs.append(encode_json_attributes(lk.attributes))
             self.lk_dropped.append(lk.dropped_attributes_count)
 
-    def parent_services(self) -> list[str]:
-        """Service of each span's parent when the parent is in this batch, else ''."""
-        services = self.groups["service"]
-        by_id = {
-            tid + sid: services[g]
-            for tid, sid, g in zip(self.trace_id, self.span_id, self.group, strict=True)
-        }
-        return [
-            "" if pid == _ZERO8 else by_id.get(tid + pid, "")
-            for tid, pid in zip(self.trace_id, self.parent, strict=True)
-        ]
-
-    def to_table(self) -> pa.Table:
-        """All buffered spans as one Arrow table with `SPANS_SCHEMA`."""
+    def arrays(self) -> dict[str, pa.Array]:
+        """All buffered spans as Arrow arrays by `SPANS_SCHEMA` name (all but `parent_service`)."""
         f = SPANS_SCHEMA.field
         groups = pa.table({name: pa.array(self.groups[name], f(name).type) for name in _GROUP_FIELDS}).take(
             pa.array(self.group, pa.int32())
@@ -301,7 +289,6 @@ class Columns:
             "duration_ns": pa.array(self.duration, pa.uint64()),
             "status_code": pa.array(self.status_code, pa.int8()),
             "status_message": pa.array(self.status_message, _STR),
-            "parent_service": pa.array(self.parent_services(), _STR),
             "attributes": pa.MapArray.from_arrays(
                 pa.array(self.attr_offsets, pa.int32()),
                 pa.array(self.attr_keys, _STR),
@@ -330,8 +317,11 @@ class Columns:
             ),
             "dropped_links_count": pa.array(self.dropped_links, pa.uint32()),
         }
-        arrays = [own[name] if name in own else groups.column(name) for name in SPANS_SCHEMA.names]
-        return pa.Table.from_arrays(arrays, schema=SPANS_SCHEMA)
+        return {
+            name: own[name] if name in own else groups.column(name).combine_chunks()
+            for name in SPANS_SCHEMA.names
+            if name != "parent_service"
+        }
 
 
 class Group:

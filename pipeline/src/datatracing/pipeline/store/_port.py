@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Iterable
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from datatracing.model import Trace
+from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.store._batch import SpanBatch
 
 __all__ = [
@@ -149,6 +151,12 @@ class TraceStore(Protocol):
 
     def migrate(self) -> list[str]:
         """Apply pending schema migrations; return the names applied now (none when up to date)."""
+
+    def batch_from_otlp(
+        self, messages: Iterable[tuple[bytes, SamplingAudit]]
+    ) -> tuple[SpanBatch, list[tuple[int, str]]]:
+        """Decode OTLP payloads the fastest way this store can: the batch and `(index, reason)`
+        for each message left out, exactly as `SpanBatch.from_otlp_with_rejects`."""
 
     def insert(self, batch: SpanBatch, *, dedup_token: str | None = None) -> int:
         """Write `batch`; a retry with the same `dedup_token` writes nothing twice. Returns len(batch)."""

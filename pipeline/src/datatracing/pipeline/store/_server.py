@@ -7,8 +7,9 @@ from typing import Any
 import pyarrow as pa
 
 from datatracing.pipeline.errors import ConfigError
-from datatracing.pipeline.store._backend import Params, Settings
+from datatracing.pipeline.store._backend import Params, Settings, StageLease
 from datatracing.pipeline.store._errors import translate
+from datatracing.pipeline.store._stage import OtlpStage
 
 __all__ = ["ServerBackend"]
 
@@ -50,6 +51,14 @@ class ServerBackend:
         except Exception as exc:
             raise translate(exc, f"connecting to ClickHouse at {host}:{port}") from exc
         self._closed = False
+        self._lease: StageLease | None = None
+
+    def stage(self) -> OtlpStage:
+        """Batches are decoded by the embedded engine in this process, then sent as Arrow."""
+        self._check_open()
+        if self._lease is None:
+            self._lease = StageLease()
+        return self._lease.stage()
 
     def execute(self, sql: str, params: Params | None = None) -> None:
         self._check_open()
@@ -80,6 +89,8 @@ class ServerBackend:
         if not self._closed:
             self._closed = True
             self._client.close()
+            if self._lease is not None:
+                self._lease.close()
 
     def _check_open(self) -> None:
         if self._closed:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from datatracing.model import Trace
+from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.errors import ConfigError
 from datatracing.pipeline.store._backend import Backend, Params
 from datatracing.pipeline.store._batch import SpanBatch
@@ -176,12 +178,25 @@ class ClickHouseTraceStore:
 
     # --- writes -----------------------------------------------------------------------------------
 
+    def batch_from_otlp(
+        self, messages: Iterable[tuple[bytes, SamplingAudit]]
+    ) -> tuple[SpanBatch, list[tuple[int, str]]]:
+        """`SpanBatch.from_otlp_with_rejects` decoded by the embedded engine (same rows, ~3x faster)."""
+        try:
+            stage = self._backend.stage()
+        except ConfigError as exc:  # e.g. this process holds another chdb engine: decode in Python
+            log.warning("engine decoding unavailable, decoding in Python: %s", exc)
+            stage = None
+        return SpanBatch.from_otlp_with_rejects(messages, stage=stage)
+
     def insert(self, batch: SpanBatch, *, dedup_token: str | None = None) -> int:
         """Insert the batch in one statement. A retry with the same token is dropped by the server
         (`insert_deduplication_token`); the token is hashed, so any text is safe."""
         if len(batch) == 0:
             return 0
-        settings: dict[str, str | int] = {}
+        # Merging the block as if on insert only deduplicates rows within it: sorting and indexing
+        # the part already cost enough, and reads tolerate duplicates (see schema/README.md).
+        settings: dict[str, str | int] = {"optimize_on_insert": 0}
         if dedup_token is not None:
             settings["insert_deduplicate"] = 1
             settings["insert_deduplication_token"] = hashlib.sha256(dedup_token.encode()).hexdigest()

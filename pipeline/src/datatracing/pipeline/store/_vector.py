@@ -1,0 +1,345 @@
+"""Nested Arrow rows of `_stage` (one per OTLP message) into the flat columns of `spans`.
+
+Every step is an Arrow kernel over a whole batch; Python only touches the rare values that need
+`_codec`'s exact text (doubles, bytes, arrays, key/value lists, and event, link and scope
+attributes). The result is row for row what `_columns` builds from the same messages (a property
+test holds the two to it). Messages this path does not take are reported instead: invalid spans
+(Python rejects them with the reason), repeated keys, values nested deeper than the stage decodes.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from datatracing.model import AttributeValue
+from datatracing.pipeline.audit import SamplingAudit
+from datatracing.pipeline.store._codec import T_EMPTY, _dumps
+
+__all__ = ["FlatBatch", "flatten", "needs_python"]
+
+_STRING, _BOOL, _INT, _DOUBLE, _ARRAY, _KVLIST, _BYTES, _STRINDEX = range(1, 9)
+# `_codec` type code by oneof field number (0: unset).
+_TYPE_CODE = pa.array([T_EMPTY, 0, 3, 1, 2, 5, 6, 4, T_EMPTY], pa.uint8())
+_MAX_NS = 2**63 - 1
+_ZERO8, _ZERO16 = pa.scalar(b"\x00" * 8, pa.binary()), pa.scalar(b"\x00" * 16, pa.binary())
+_STR = pa.string()
+
+FlatBatch = dict[str, pa.Array]
+
+
+def _f(array: pa.Array, name: str) -> pa.Array:
+    return pc.struct_field(array, name)
+
+
+def _children(lists: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """(all elements, index of each element's list)."""
+    return lists.flatten(), pc.list_parent_indices(lists)
+
+
+def _offsets(lists: pa.Array) -> pa.Array:
+    offsets = lists.offsets
+    return pc.subtract(offsets, offsets[0])
+
+
+def _text(array: pa.Array) -> pa.Array:
+    """Binary to string; raises `pa.ArrowInvalid` on bad UTF-8 (the protobuf decoder refuses it)."""
+    return array.cast(_STR)
+
+
+class _Hierarchy:
+    """Who owns whom: message row -> resources -> scopes -> spans, as index arrays."""
+
+    def __init__(self, table: pa.Table) -> None:
+        rs = table.column("resource_spans").combine_chunks()
+        self.resources, self.resource_row = _children(rs)
+        self.scopes, scope_resource = _children(_f(self.resources, "scope_spans"))
+        self.spans, self.span_scope = _children(_f(self.scopes, "spans"))
+        self.scope_resource = scope_resource
+        self.span_resource = pc.take(scope_resource, self.span_scope)
+        self.span_row = pc.take(self.resource_row, self.span_resource)
+
+
+# --- which messages Python must decode -------------------------------------------------------------
+
+
+def _lists(h: _Hierarchy) -> list[tuple[pa.Array, pa.Array]]:
+    """Every key/value list with the stage row of its owner."""
+    resource_attrs = _f(_f(h.resources, "resource"), "attributes")
+    scope_attrs = _f(_f(h.scopes, "scope"), "attributes")
+    events, event_span = _children(_f(h.spans, "events"))
+    links, link_span = _children(_f(h.spans, "links"))
+    scope_row = pc.take(h.resource_row, h.scope_resource)
+    return [
+        (resource_attrs, h.resource_row),
+        (scope_attrs, scope_row),
+        (_f(h.spans, "attributes"), h.span_row),
+        (_f(events, "attributes"), pc.take(h.span_row, event_span)),
+        (_f(links, "attributes"), pc.take(h.span_row, link_span)),
+    ]
+
+
+def _repeated_keys(lists: pa.Array, owner_row: pa.Array) -> pa.Array:
+    """Rows owning a list that holds a key twice."""
+    kvs, parent = _children(lists)
+    keys = _f(kvs, "key")
+    if len(keys) < 2:
+        return pa.array([], pa.int64())
+    codes = pc.dictionary_encode(keys).indices.cast(pa.int64())
+    pairs = pc.add(pc.multiply(parent.cast(pa.int64()), len(keys)), codes)
+    if len(pc.unique(pairs)) == len(pairs):
+        return pa.array([], pa.int64())
+    counts = pa.table({"p": pairs, "o": parent}).group_by(["p", "o"]).aggregate([([], "count_all")])
+    dup = pc.filter(counts.column("o"), pc.greater(counts.column("count_all"), 1))
+    return pc.take(owner_row, dup.combine_chunks())
+
+
+def _list_rows(lists: pa.Array, owner_row: pa.Array) -> list[pa.Array]:
+    """Rows whose list has repeated keys, string-table values, values nested too deep, or bad UTF-8."""
+    kvs, parent = _children(lists)
+    value = _f(kvs, "value")
+    kv_row = pc.take(owner_row, parent)
+    nested = pa.array([_ARRAY, _KVLIST, _STRINDEX], pa.int8())
+    inner_arrays, inner_array_kv = _children(_f(_f(value, "array_value"), "values"))
+    inner_lists = _f(_f(value, "kvlist_value"), "values")
+    inner_kvs, inner_kv_kv = _children(inner_lists)
+    for strings in (
+        _f(kvs, "key"),
+        _f(value, "string_value"),
+        _f(inner_arrays, "string_value"),
+        _f(inner_kvs, "key"),
+        _f(_f(inner_kvs, "value"), "string_value"),
+    ):
+        _text(strings)
+    return [
+        _repeated_keys(lists, owner_row),
+        _repeated_keys(inner_lists, kv_row),
+        pc.filter(kv_row, pc.equal(_f(value, "value"), _STRINDEX)),
+        pc.filter(pc.take(kv_row, inner_array_kv), pc.is_in(_f(inner_arrays, "value"), nested)),
+        pc.filter(pc.take(kv_row, inner_kv_kv), pc.is_in(_f(_f(inner_kvs, "value"), "value"), nested)),
+    ]
+
+
+def _bad_id(ids: pa.Array, size: int, zero: pa.Scalar) -> pa.Array:
+    return pc.or_(pc.not_equal(pc.binary_length(ids), size), pc.equal(ids, zero))
+
+
+def needs_python(table: pa.Table) -> set[int]:
+    """Stage rows (positions) Python must decode; raises `pa.ArrowInvalid` on bad UTF-8 anywhere.
+
+    Rows without spans are among them: the engine reads some malformed bytes (field number 0, say)
+    as an empty message where the protobuf runtime refuses them, and only Python gives the reason.
+    """
+    h = _Hierarchy(table)
+    spanless = set(range(table.num_rows)) - set(pc.unique(h.span_row).to_pylist())
+    spans = h.spans
+    pid = _f(spans, "parent_span_id")
+    start, end = _f(spans, "start_time_unix_nano"), _f(spans, "end_time_unix_nano")
+    bad = pc.or_(_bad_id(_f(spans, "trace_id"), 16, _ZERO16), _bad_id(_f(spans, "span_id"), 8, _ZERO8))
+    bad = pc.or_(bad, pc.and_(pc.not_equal(pc.binary_length(pid), 0), _bad_id(pid, 8, _ZERO8)))
+    bad = pc.or_(bad, pc.or_(pc.less(end, start), pc.greater(start, _MAX_NS)))
+    links, link_span = _children(_f(spans, "links"))
+    bad_link = pc.or_(_bad_id(_f(links, "trace_id"), 16, _ZERO16), _bad_id(_f(links, "span_id"), 8, _ZERO8))
+    rows = [pc.filter(h.span_row, bad), pc.filter(pc.take(h.span_row, link_span), bad_link)]
+    scope = _f(h.scopes, "scope")
+    events = _f(spans, "events").flatten()
+    for strings in (
+        _f(scope, "name"),
+        _f(scope, "version"),
+        _f(spans, "name"),
+        _f(spans, "trace_state"),
+        _f(_f(spans, "status"), "message"),
+        _f(events, "name"),
+        _f(links, "trace_state"),
+    ):
+        _text(strings)
+    for lists, owner_row in _lists(h):
+        rows.extend(_list_rows(lists, owner_row))
+    return spanless | {int(row) for array in rows for row in pc.unique(array).to_pylist()}
+
+
+# --- values ---------------------------------------------------------------------------------------
+
+
+def _py_value(value: dict[str, Any]) -> AttributeValue:
+    """A stage value (as `to_pylist` gives it) as the model's attribute value."""
+    presence = value["value"]
+    if presence == _STRING:
+        text: str = value["string_value"].decode("utf-8")
+        return text
+    if presence == _BOOL:
+        return bool(value["bool_value"])
+    if presence == _INT:
+        return int(value["int_value"])
+    if presence == _DOUBLE:
+        return float(value["double_value"])
+    if presence == _BYTES:
+        return bytes(value["bytes_value"])
+    if presence == _ARRAY:
+        return [_py_value(item) for item in value["array_value"]["values"]]
+    if presence == _KVLIST:
+        return {kv["key"].decode("utf-8"): _py_value(kv["value"]) for kv in value["kvlist_value"]["values"]}
+    return None
+
+
+def _replace(text: pa.Array, mask: pa.Array, values: list[str]) -> pa.Array:
+    return pc.replace_with_mask(text, mask, pa.array(values, _STR))
+
+
+def _value_texts(value: pa.Array) -> pa.Array:
+    """Map text of each value (see `_codec`): kernels for strings and ints, Python for the rare rest."""
+    presence = _f(value, "value")
+    text = _text(_f(value, "string_value"))
+    kinds = set(pc.unique(presence).to_pylist()) - {_STRING, 0}
+    if _INT in kinds:
+        mask = pc.equal(presence, _INT)
+        text = pc.replace_with_mask(text, mask, pc.filter(_f(value, "int_value"), mask).cast(_STR))
+    if _BOOL in kinds:
+        mask = pc.equal(presence, _BOOL)
+        flags = pc.filter(_f(value, "bool_value"), mask).to_pylist()
+        text = _replace(text, mask, ["true" if flag else "false" for flag in flags])
+    if _DOUBLE in kinds:
+        mask = pc.equal(presence, _DOUBLE)
+        text = _replace(
+            text, mask, [repr(float(d)) for d in pc.filter(_f(value, "double_value"), mask).to_pylist()]
+        )
+    if _BYTES in kinds:
+        mask = pc.equal(presence, _BYTES)
+        raw = pc.filter(_f(value, "bytes_value"), mask).to_pylist()
+        text = _replace(text, mask, [base64.b64encode(b).decode("ascii") for b in raw])
+    if kinds & {_ARRAY, _KVLIST}:
+        mask = pc.is_in(presence, pa.array([_ARRAY, _KVLIST], pa.int8()))
+        text = _replace(text, mask, [_dumps(_py_value(v)) for v in pc.filter(value, mask).to_pylist()])
+    return text
+
+
+def _maps(lists: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """(text map, type map) per key/value list."""
+    kvs = lists.flatten()
+    keys, value = _text(_f(kvs, "key")), _f(kvs, "value")
+    presence = _f(value, "value")
+    offsets = _offsets(lists)
+    text = pa.MapArray.from_arrays(offsets, keys, _value_texts(value))
+    typed = pc.not_equal(presence, _STRING)
+    running = pc.cumulative_sum(typed.cast(pa.int32()))
+    typed_offsets = pc.take(pa.concat_arrays([pa.array([0], pa.int32()), running]), offsets)
+    codes = pc.take(_TYPE_CODE, pc.filter(presence, typed).cast(pa.int32()))
+    types = pa.MapArray.from_arrays(typed_offsets, pc.filter(keys, typed), codes)
+    return text, types
+
+
+def _json_each(lists: pa.Array) -> pa.Array:
+    """One JSON object per key/value list ('' when empty), as `_codec.encode_json_attributes`."""
+    lengths = pc.list_value_length(lists)
+    out = pa.nulls(len(lists), _STR).fill_null("")
+    mask = pc.greater(lengths, 0)
+    if not pc.any(mask).as_py():
+        return out
+    texts = [
+        _dumps({kv["key"].decode("utf-8"): _py_value(kv["value"]) for kv in kvs})
+        for kvs in pc.filter(lists, mask).to_pylist()
+    ]
+    return _replace(out, mask, texts)
+
+
+def _nested(parents: pa.Array, values: pa.Array) -> pa.Array:
+    return pa.ListArray.from_arrays(_offsets(parents), values)
+
+
+def _service(resources: pa.Array) -> pa.Array:
+    """Per resource: the (single) string `service.name`, else `unknown_service`."""
+    lists = _f(_f(resources, "resource"), "attributes")
+    kvs, owner = _children(lists)
+    out = pa.nulls(len(resources), _STR).fill_null("unknown_service")
+    mask = pc.and_(
+        pc.equal(_f(kvs, "key"), b"service.name"), pc.equal(_f(_f(kvs, "value"), "value"), _STRING)
+    )
+    if not pc.any(mask).as_py():
+        return out
+    names = _text(pc.filter(_f(_f(kvs, "value"), "string_value"), mask))
+    return pc.replace_with_mask(
+        out, pc.is_in(pa.array(range(len(resources)), pa.int64()), pc.filter(owner, mask)), names
+    )
+
+
+def flatten(table: pa.Table, audits: Sequence[SamplingAudit]) -> FlatBatch:
+    """Columns of `spans` (all but `parent_service`) for every span of `table`'s messages.
+
+    `audits[i]` is the audit of the message with `dt_index == i`.
+    """
+    h = _Hierarchy(table)
+    spans = h.spans
+    index = table.column("dt_index").combine_chunks()
+    span_message = pc.take(index, h.span_row)
+    res = h.resources
+    res_text, res_types = _maps(_f(_f(res, "resource"), "attributes"))
+    scope = _f(h.scopes, "scope")
+    start, end = _f(spans, "start_time_unix_nano"), _f(spans, "end_time_unix_nano")
+    pid = _f(spans, "parent_span_id")
+    kind, status = _f(spans, "kind"), _f(spans, "status")
+    code = _f(status, "code")
+    text, types = _maps(_f(spans, "attributes"))
+    ev_lists = _f(spans, "events")
+    events = ev_lists.flatten()
+    lk_lists = _f(spans, "links")
+    links = lk_lists.flatten()
+
+    def per_message(values: list[Any], type_: pa.DataType) -> pa.Array:
+        return pc.take(pa.array(values, type_), span_message)
+
+    def per_resource(values: pa.Array) -> pa.Array:
+        return pc.take(values, h.span_resource)
+
+    def per_scope(values: pa.Array) -> pa.Array:
+        return pc.take(values, h.span_scope)
+
+    return {
+        "tenant": per_message([a.tenant for a in audits], _STR),
+        "timestamp": start.cast(pa.int64()).cast(pa.timestamp("ns")),
+        "trace_id": _f(spans, "trace_id").cast(pa.binary(16)),
+        "span_id": _f(spans, "span_id").cast(pa.binary(8)),
+        "parent_span_id": pc.if_else(pc.equal(pc.binary_length(pid), 0), _ZERO8, pid).cast(pa.binary(8)),
+        "trace_state": _text(_f(spans, "trace_state")),
+        "flags": _f(spans, "flags"),
+        "service": per_resource(_service(res)),
+        "name": _text(_f(spans, "name")),
+        "kind": pc.if_else(pc.and_(pc.greater_equal(kind, 0), pc.less_equal(kind, 5)), kind, 0).cast(
+            pa.int8()
+        ),
+        "duration_ns": pc.subtract(end, start),
+        "status_code": pc.if_else(pc.and_(pc.greater_equal(code, 0), pc.less_equal(code, 2)), code, 0).cast(
+            pa.int8()
+        ),
+        "status_message": _text(_f(status, "message")),
+        "attributes": text,
+        "attribute_types": types,
+        "dropped_attributes_count": _f(spans, "dropped_attributes_count"),
+        "resource_attributes": per_resource(res_text),
+        "resource_attribute_types": per_resource(res_types),
+        "resource_dropped_attributes_count": per_resource(
+            _f(_f(res, "resource"), "dropped_attributes_count")
+        ),
+        "scope_name": per_scope(_text(_f(scope, "name"))),
+        "scope_version": per_scope(_text(_f(scope, "version"))),
+        "scope_attributes": per_scope(_json_each(_f(scope, "attributes"))),
+        "scope_dropped_attributes_count": per_scope(_f(scope, "dropped_attributes_count")),
+        "events.time_unix_nano": _nested(ev_lists, _f(events, "time_unix_nano")),
+        "events.name": _nested(ev_lists, _text(_f(events, "name"))),
+        "events.attributes": _nested(ev_lists, _json_each(_f(events, "attributes"))),
+        "events.dropped_attributes_count": _nested(ev_lists, _f(events, "dropped_attributes_count")),
+        "dropped_events_count": _f(spans, "dropped_events_count"),
+        "links.trace_id": _nested(lk_lists, _f(links, "trace_id").cast(pa.binary(16))),
+        "links.span_id": _nested(lk_lists, _f(links, "span_id").cast(pa.binary(8))),
+        "links.trace_state": _nested(lk_lists, _text(_f(links, "trace_state"))),
+        "links.flags": _nested(lk_lists, _f(links, "flags")),
+        "links.attributes": _nested(lk_lists, _json_each(_f(links, "attributes"))),
+        "links.dropped_attributes_count": _nested(lk_lists, _f(links, "dropped_attributes_count")),
+        "dropped_links_count": _f(spans, "dropped_links_count"),
+        "policy": per_message([a.policy for a in audits], _STR),
+        "policy_version": per_message([a.policy_version for a in audits], _STR),
+        "sample_rate": per_message([a.sample_rate for a in audits], pa.float64()),
+    }
