@@ -66,7 +66,7 @@ def up(
     broker_port: Annotated[
         int, typer.Option(min=0, max=65535, help="Embedded broker port (0: any).")
     ] = 19092,
-    query_port: Annotated[int | None, typer.Option(min=0, max=65535, help="Query API port.")] = None,
+    query_port: Annotated[int | None, typer.Option(min=0, max=65535, help="Query API port (0: any).")] = None,
     policy: Annotated[Path | None, typer.Option(help="Sampling policy file (YAML/JSON).")] = None,
     detach: Annotated[bool, typer.Option(help="Start in the background and return once ready.")] = False,
 ) -> None:
@@ -75,7 +75,9 @@ def up(
 
     overrides: dict[str, Any] = {"data_dir": data_dir, "policy_file": policy}
     if query_port is not None:
-        overrides["query"] = {"port": query_port}
+        from datatracing.pipeline.broker import free_port
+
+        overrides["query"] = {"port": query_port or free_port()}
     settings = settings_from(config, **overrides)
     if settings.policy_file is not None:
         from datatracing.pipeline.sampler import load_policy_file
@@ -250,6 +252,68 @@ def bench(
         run_suite(suite, quick=quick, json_out=json_out, size=size)
     except UsageError as exc:
         fail(str(exc))
+
+
+@app.command("export")
+def export_cmd(
+    trace_ids: Annotated[list[str] | None, typer.Argument(help="Trace ids; none: a search instead.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="JSONL file (default: stdout).")] = None,
+    service: Annotated[str | None, typer.Option(help="Search: service.")] = None,
+    operation: Annotated[str | None, typer.Option(help="Search: operation.")] = None,
+    max_traces: Annotated[int, typer.Option(min=1, help="Search: at most this many traces.")] = 1000,
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    query_url: Annotated[str | None, typer.Option(help="Query service URL.")] = None,
+) -> None:
+    """Export traces (by id, or a search) as JSONL, one span per line, through the query service."""
+    from datatracing.pipeline.cli._io import export_traces
+    from datatracing.pipeline.store import TraceQuery
+
+    settings = settings_from(config, data_dir=data_dir)
+    query = None if trace_ids else TraceQuery(service=service, operation=operation, limit=100)
+    stream = open(out, "w") if out else sys.stdout  # noqa: SIM115 - closed below when a file
+    try:
+        summary = export_traces(
+            _query_url(settings, query_url),
+            stream,
+            trace_ids=trace_ids or (),
+            query=query,
+            max_traces=max_traces,
+        )
+    except (PipelineError, OSError) as exc:
+        fail(str(exc), code=1)
+    finally:
+        if out:
+            stream.close()
+    typer.echo(f"exported {summary.traces} traces, {summary.spans} spans", err=True)
+    if summary.missing:
+        fail(f"not found: {', '.join(summary.missing[:10])}", code=1)
+
+
+@app.command("import")
+def import_cmd(
+    path: Annotated[Path, typer.Argument(help="JSONL file of spans (model JSON, one per line).")],
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Import JSONL spans through the `sampled-spans` topic (the store worker writes them)."""
+    from datatracing.pipeline.cli._io import KafkaTarget, import_jsonl
+    from datatracing.pipeline.runtime._stack import read_state
+
+    settings = settings_from(config, data_dir=data_dir)
+    state = read_state(settings.data_dir)
+    bootstrap = state.bootstrap_servers if state else settings.kafka.bootstrap_servers
+    if not path.is_file():
+        fail(f"path: {path} is not a file")
+    try:
+        summary = import_jsonl(path, KafkaTarget(bootstrap, settings.topics.sampled, settings.kafka.producer))
+    except PipelineError as exc:
+        fail(str(exc), code=1)
+    typer.echo(
+        f"imported {summary.spans} spans in {summary.batches} batches; {len(summary.bad_lines)} bad lines"
+    )
+    for line, reason in summary.bad_lines[:10]:
+        typer.echo(f"  line {line}: {reason}", err=True)
 
 
 sampler_app = typer.Typer(no_args_is_help=True, help="Tail-sampler tools.")
