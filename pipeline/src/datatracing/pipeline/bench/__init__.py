@@ -33,11 +33,9 @@ def _suite(name: str, quick: bool, size: int | None) -> dict[str, float]:
         with tempfile.TemporaryDirectory() as tmp:
             return run_store_bench(size or (200_000 if quick else 1_000_000), quick, Path(tmp))
     if name == "sdk":
-        from datatracing.pipeline.broker import EmbeddedBroker
-        from datatracing.sdk._bench import run_sdk_bench
+        from datatracing.pipeline.bench._sdk import run_sdk_suite
 
-        with EmbeddedBroker() as broker:
-            return run_sdk_bench(quick, broker.bootstrap_servers)
+        return run_sdk_suite(quick)
     raise ConfigError(f"suite: expected one of {', '.join(SUITES)}, got {name!r}")
 
 
