@@ -30,6 +30,7 @@ from datatracing.wire._otlp import (
     span_from_pb,
     spans_to_request,
 )
+from datatracing.wire._validate import invalid_span_reason
 
 __all__ = [
     "CONTENT_TYPE_HEADER",
@@ -41,6 +42,7 @@ __all__ = [
     "attributes",
     "decode_spans",
     "encode_spans",
+    "invalid_span_reason",
     "murmur2",
     "parse_request",
     "partition_for",

@@ -17,7 +17,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 from datatracing.pipeline.ingest._otlpjson import Rejections
-from datatracing.wire import trace_key
+from datatracing.wire import invalid_span_reason, trace_key
 
 __all__ = ["TraceMessage", "invalid_span_reason", "split_by_trace"]
 
@@ -31,25 +31,6 @@ class TraceMessage(NamedTuple):
     key: bytes
     payload: bytes
     span_count: int
-
-
-def invalid_span_reason(span: trace_pb2.Span) -> str | None:
-    """Why the pipeline's model would reject `span` (the `datatracing.model.Span` rules), or None."""
-    tid, sid, pid = span.trace_id, span.span_id, span.parent_span_id
-    if len(tid) != 16 or tid == _Z16:
-        return f"invalid span: trace_id must be 16 bytes, not all zero (got {len(tid)} bytes)"
-    if len(sid) != 8 or sid == _Z8:
-        return f"invalid span: span_id must be 8 bytes, not all zero (got {len(sid)} bytes)"
-    if pid and (len(pid) != 8 or pid == _Z8):
-        return f"invalid span: parent_span_id must be empty or 8 bytes, not all zero (got {len(pid)} bytes)"
-    if span.end_time_unix_nano < span.start_time_unix_nano:
-        return "invalid span: end_time_unix_nano is before start_time_unix_nano"
-    for link in span.links:
-        if len(link.trace_id) != 16 or link.trace_id == _Z16:
-            return "invalid span: a link's trace_id must be 16 bytes, not all zero"
-        if len(link.span_id) != 8 or link.span_id == _Z8:
-            return "invalid span: a link's span_id must be 8 bytes, not all zero"
-    return None
 
 
 def _all_valid(spans: list[trace_pb2.Span]) -> bool:

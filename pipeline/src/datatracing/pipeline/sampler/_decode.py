@@ -17,9 +17,14 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 
 from datatracing.pipeline.sampler._jsonin import model_json_request, otlp_json_request
 from datatracing.pipeline.sampler._results import DeadLetter
-from datatracing.wire import CONTENT_TYPE_MODEL_JSON, CONTENT_TYPE_OTLP_JSON, CONTENT_TYPE_OTLP_PROTO
+from datatracing.wire import (
+    CONTENT_TYPE_MODEL_JSON,
+    CONTENT_TYPE_OTLP_JSON,
+    CONTENT_TYPE_OTLP_PROTO,
+)
+from datatracing.wire import invalid_span_reason as invalid_reason
 
-__all__ = ["Chunk", "content_type_of", "invalid_reason", "split_message", "split_request"]
+__all__ = ["Chunk", "content_type_of", "split_message", "split_request"]
 
 _Z16 = bytes(16)
 _Z8 = bytes(8)
@@ -40,31 +45,6 @@ class Chunk:
         self.start_ns = start_ns
         self.end_ns = end_ns
         self.has_root = has_root
-
-
-def invalid_reason(span: trace_pb2.Span) -> str | None:
-    """Why the model would reject `span` (same rules as `datatracing.model.Span`), or None."""
-    tid, sid, pid = span.trace_id, span.span_id, span.parent_span_id
-    if len(tid) != 16:
-        return f"invalid span: trace_id must be 16 bytes, got {len(tid)}"
-    if tid == _Z16:
-        return "invalid span: trace_id is all zero"
-    if len(sid) != 8:
-        return f"invalid span: span_id must be 8 bytes, got {len(sid)}"
-    if sid == _Z8:
-        return "invalid span: span_id is all zero"
-    if pid and len(pid) != 8:
-        return f"invalid span: parent_span_id must be 8 bytes, got {len(pid)}"
-    if pid == _Z8:
-        return "invalid span: parent_span_id is all zero"
-    if span.end_time_unix_nano < span.start_time_unix_nano:
-        return "invalid span: end_time_unix_nano is before start_time_unix_nano"
-    for link in span.links:
-        if len(link.trace_id) != 16 or link.trace_id == _Z16:
-            return "invalid span: a link's trace_id must be 16 bytes, not all zero"
-        if len(link.span_id) != 8 or link.span_id == _Z8:
-            return "invalid span: a link's span_id must be 8 bytes, not all zero"
-    return None
 
 
 def _one_span_request(rs: trace_pb2.ResourceSpans, ss: trace_pb2.ScopeSpans, span: trace_pb2.Span) -> bytes:
