@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -139,6 +141,9 @@ def test_engine_after_fork_child_starts_empty_and_exports() -> None:
     recorder = Recorder()
     engine: BatchEngine[int] = BatchEngine(recorder, schedule_delay_s=60)
     read_fd, write_fd = os.pipe()
+    # Unreachable librdkafka clients left by earlier tests must be destroyed here: the cyclic GC
+    # running in the child would destroy them without their threads (hang or SIGSEGV).
+    gc.collect()
     with engine._export_lock:  # held across fork: the child must not inherit a held lock
         for item in range(3):
             engine.emit(item)
@@ -151,7 +156,21 @@ def test_engine_after_fork_child_starts_empty_and_exports() -> None:
         finally:
             os._exit(0)
     os.close(write_fd)
-    os.waitpid(pid, 0)
+    status: list[int] = []
+
+    def child_exited() -> bool:
+        if not status:
+            done, code = os.waitpid(pid, os.WNOHANG)
+            if done:
+                status.append(code)
+        return bool(status)
+
+    if not wait_until(child_exited, timeout_s=20):
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(read_fd)
+        pytest.fail("forked child did not exit within 20 s: killed")
+    assert os.waitstatus_to_exitcode(status[0]) == 0, f"forked child died: wait status {status[0]}"
     with os.fdopen(read_fd) as pipe:
         child = json.loads(pipe.read())
     assert child == {"ok": True, "items": [100]}

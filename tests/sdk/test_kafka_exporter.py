@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import gc
+import logging
 import socket
 import time
 import uuid
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from hypothesis import given
+from hypothesis import strategies as st
 
 from datatracing.errors import UsageError
 from datatracing.sdk import (
@@ -21,6 +26,8 @@ from datatracing.sdk import (
     SimpleSpanProcessor,
     TracerProvider,
 )
+from datatracing.sdk._log import RateLimitedLog
+from datatracing.sdk.exporters._publisher import KafkaTracePublisher, halving_chunks
 from datatracing.wire import PARTITIONER, decode_spans, partition_for, trace_key
 
 
@@ -171,3 +178,99 @@ def test_kafka_exporter_batch_processor_broker_down_host_never_blocks() -> None:
 def test_kafka_exporter_bad_config_usage_error() -> None:
     with pytest.raises(UsageError):
         KafkaSpanExporter("127.0.0.1:1", producer_config={"no.such.setting": 1})
+
+
+def test_kafka_exporter_freed_without_cyclic_gc() -> None:
+    # A reference cycle through the client's callbacks (error_cb, logger) would leave the librdkafka
+    # client to the cyclic GC, which may run in a forked child and destroy the client there.
+    gc.disable()
+    try:
+        exporter = KafkaSpanExporter(f"127.0.0.1:{_closed_port()}", producer_config={"log_level": 0})
+        refs = [weakref.ref(exporter), weakref.ref(exporter._publisher)]
+        del exporter
+        assert [ref() for ref in refs] == [None, None]
+    finally:
+        gc.enable()
+
+
+def test_kafka_exporter_after_shutdown_freed_without_cyclic_gc() -> None:
+    # Queued messages hold their delivery callbacks; the purge at shutdown releases them.
+    gc.disable()
+    try:
+        exporter = KafkaSpanExporter(
+            f"127.0.0.1:{_closed_port()}", producer_config={"log_level": 0}, shutdown_timeout_s=0.1
+        )
+        exporter.export(_traces(2))
+        exporter.shutdown()
+        assert exporter.failed_spans == 6
+        ref = weakref.ref(exporter)
+        del exporter
+        assert ref() is None
+    finally:
+        gc.enable()
+
+
+def test_kafka_exporter_broker_down_broker_errors_counted() -> None:
+    exporter = KafkaSpanExporter(
+        f"127.0.0.1:{_closed_port()}", producer_config={"log_level": 0}, shutdown_timeout_s=0.1
+    )
+    exporter.export(_traces(1))
+    deadline = time.monotonic() + 10
+    while exporter.broker_errors == 0 and time.monotonic() < deadline:
+        exporter.force_flush(0.05)  # serves the error callback
+    assert exporter.broker_errors > 0
+    exporter.shutdown()
+
+
+def _publisher(**options: Any) -> KafkaTracePublisher:
+    return KafkaTracePublisher(
+        f"127.0.0.1:{_closed_port()}",
+        log=RateLimitedLog(logging.getLogger("tests.publisher")),
+        label="test publisher",
+        producer_config={"log_level": 0},
+        shutdown_timeout_s=0.1,
+        **options,
+    )
+
+
+def _encode_names(names: list[str]) -> bytes | None:
+    return None if "bad" in names else ",".join(names).encode()
+
+
+def test_publisher_oversize_dropped_unencodable_skipped_rest_queued() -> None:
+    publisher = _publisher(max_message_bytes=8)
+    groups = {"a" * 32: ["ok", "bad", "ok2"], "b" * 32: ["far-too-long"]}
+    assert publisher.publish("spans", groups, _encode_names) is False  # the oversize one was dropped
+    assert (publisher.dropped_spans, publisher.failed_spans) == (1, 0)
+    assert publisher.publish("spans", {"c" * 32: ["bad"]}, _encode_names) is True  # encode accounts
+    publisher.shutdown()
+    assert publisher.is_shutdown
+    assert (publisher.dropped_spans, publisher.failed_spans, publisher.delivered_spans) == (1, 2, 0)
+
+
+def test_publisher_bad_config_usage_error() -> None:
+    with pytest.raises(UsageError):
+        _publisher(max_queue_messages=-1)
+
+
+@given(
+    sizes=st.lists(st.integers(1, 40), min_size=1, max_size=30),
+    bad=st.sets(st.integers(0, 29), max_size=3),
+    max_bytes=st.integers(1, 200),
+)
+def test_halving_chunks_any_items_order_kept_runs_fit(
+    sizes: list[int], bad: set[int], max_bytes: int
+) -> None:
+    def encode(run: list[int]) -> bytes | None:
+        return None if bad.intersection(run) else b"x" * sum(sizes[i] for i in run)
+
+    items = list(range(len(sizes)))
+    start = 0
+    for payload, count in halving_chunks(items, encode, max_bytes):
+        run = items[start : start + count]
+        start += count
+        assert payload == encode(run)
+        if count > 1:
+            assert payload is not None
+            assert len(payload) <= max_bytes
+    assert start == len(items)
