@@ -68,6 +68,8 @@ class EmbeddedBroker:
         return f"{self.host}:{self.port}"
 
     def start(self, timeout_s: float = 15.0) -> EmbeddedBroker:
+        with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), timeout=0.5):
+            raise BrokerUnavailableError(f"port {self.port} is already in use; choose another broker port")
         url = f"tcp://{self.host}:{self.port}"
         out = open(self._log_file, "ab") if self._log_file else subprocess.DEVNULL  # noqa: SIM115
         try:
@@ -94,6 +96,8 @@ class EmbeddedBroker:
         except BrokerUnavailableError:
             self.stop()
             raise
+        if self._process.poll() is not None:
+            raise BrokerUnavailableError(f"the embedded broker exited with code {self._process.returncode}")
         log.info("embedded broker listening on %s", self.bootstrap_servers)
         return self
 

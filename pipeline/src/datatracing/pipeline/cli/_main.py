@@ -87,6 +87,10 @@ def up(
         except UsageError as exc:
             fail(str(exc))
     if detach:
+        running = read_state(settings.data_dir)
+        if running is not None:
+            typer.echo(f"stack already up: broker {running.bootstrap_servers}, query {running.query_url}")
+            return
         args = [sys.executable, "-m", "datatracing.pipeline.cli", "up", "--broker-port", str(broker_port)]
         args += ["--data-dir", str(settings.data_dir), "--query-port", str(settings.query.port)]
         if config is not None:
