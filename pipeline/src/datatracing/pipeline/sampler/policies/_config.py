@@ -59,6 +59,14 @@ class AlwaysConfig(_Base):
     type: Literal["always"]
 
 
+def _check_range(low: float | None, high: float | None, low_name: str, high_name: str) -> None:
+    """A range with at least one bound, the lower not above the upper."""
+    if low is None and high is None:
+        raise ValueError(f"give {low_name}, {high_name} or both")
+    if low is not None and high is not None and low > high:
+        raise ValueError(f"{low_name} is above {high_name}")
+
+
 class NeverConfig(_Base):
     """Matches no trace."""
 
@@ -74,10 +82,7 @@ class LatencyConfig(_Base):
 
     @model_validator(mode="after")
     def _bounds(self) -> LatencyConfig:
-        if self.lower_ms is None and self.upper_ms is None:
-            raise ValueError("give lower_ms, upper_ms or both")
-        if self.lower_ms is not None and self.upper_ms is not None and self.lower_ms > self.upper_ms:
-            raise ValueError("lower_ms is above upper_ms")
+        _check_range(self.lower_ms, self.upper_ms, "lower_ms", "upper_ms")
         return self
 
 
@@ -139,10 +144,7 @@ class NumericAttributeConfig(_Base):
 
     @model_validator(mode="after")
     def _bounds(self) -> NumericAttributeConfig:
-        if self.min is None and self.max is None:
-            raise ValueError("give min, max or both")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError("min is above max")
+        _check_range(self.min, self.max, "min", "max")
         return self
 
 
@@ -165,10 +167,7 @@ class SpanCountConfig(_Base):
 
     @model_validator(mode="after")
     def _bounds(self) -> SpanCountConfig:
-        if self.min is None and self.max is None:
-            raise ValueError("give min, max or both")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError("min is above max")
+        _check_range(self.min, self.max, "min", "max")
         return self
 
 
