@@ -158,10 +158,8 @@ class SamplerRunner:
             now = time.time_ns()
             for event in events:
                 message = event.message
-                if message.partition not in self.engines:
-                    self.engine(message.partition)
                 headers = list(message.headers or ())
-                result = self.engines[message.partition].add(message.offset, message.value, headers, now)
+                result = self.engine(message.partition).add(message.offset, message.value, headers, now)
                 self._handle_result(result, message.partition, message.offset, now)
                 self.held[message.partition].append(event)
             self._emit([d for e in self.engines.values() for d in e.poll(now)], now)
