@@ -40,6 +40,8 @@ class KafkaSettings(_Section):
     session_timeout_ms: int = Field(default=6000, ge=1000)
     #: Extra librdkafka settings for our producers (security, compression...).
     producer: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    #: Extra librdkafka settings for the sampler's consumer (security, fetch sizes...).
+    consumer: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
 
 class SinkSettings(_Section):

@@ -90,7 +90,7 @@ def run_sampler_bench(quick: bool) -> dict[str, float]:
                 if taken >= spans:
                     all_taken = now
                     break
-                time.sleep(0.02)
+                time.sleep(0.05)
             else:
                 all_taken = time.perf_counter()
             while time.monotonic() < deadline:

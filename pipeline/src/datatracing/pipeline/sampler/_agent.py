@@ -1,23 +1,24 @@
-"""Drives one `PartitionEngine` per assigned partition from a Faust stream.
+"""Drives one `PartitionEngine` per assigned partition from batches of spans-topic messages.
 
-Why offsets, not tables: span payloads never enter a Faust changelog. Each event is acked only once
-every trace that references its offset is decided and the decision's output is acknowledged by the
-broker (`DeliveryTracker`),
-so Faust (which commits the highest contiguous acked offset) never commits past an undecided trace.
-After a crash or a rebalance the next owner replays from the committed offset and, decisions being
-deterministic, decides every trace exactly as a crash-free run would.
+Why offsets, not tables: span payloads never enter a changelog. A partition's offset becomes
+committable only once every trace that references an earlier offset is decided and the decision's
+output is acknowledged by the broker (`DeliveryTracker`), so the committed offset never passes an
+undecided trace. After a crash or a rebalance the next owner replays from the committed offset and,
+decisions being deterministic, decides every trace exactly as a crash-free run would.
+
+The runner is synchronous and owned by one thread (`SpanConsumerLoop`); other threads only read
+its counters (metrics).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import deque
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import cast
 
-from confluent_kafka import Producer
+from confluent_kafka import Message, Producer
 
 from datatracing.pipeline.audit import KafkaHeaders, SamplingAudit
 from datatracing.pipeline.broker import dead_letter_headers
@@ -33,6 +34,8 @@ from datatracing.wire import CONTENT_TYPE_HEADER, CONTENT_TYPE_OTLP_PROTO, trace
 
 log = logging.getLogger(__name__)
 
+_Headers = Sequence[tuple[str, bytes | None]]
+
 
 def _kept_headers(audit: SamplingAudit) -> KafkaHeaders:
     headers: KafkaHeaders = [(CONTENT_TYPE_HEADER, CONTENT_TYPE_OTLP_PROTO.encode())]
@@ -41,7 +44,7 @@ def _kept_headers(audit: SamplingAudit) -> KafkaHeaders:
 
 
 class SamplerRunner:
-    """The glue between Faust events, the engines and the output topics."""
+    """The glue between consumed messages, the engines and the output topics."""
 
     def __init__(
         self, settings: Settings, policy: CompiledPolicy, sampler: SamplerSettings, producer: Producer
@@ -52,12 +55,8 @@ class SamplerRunner:
         self.sampler = sampler
         self.producer = producer
         self.engines: dict[int, PartitionEngine] = {}
-        self.held: dict[int, deque[Any]] = {}
-        self.stream: Any = None
-        #: Faust's consumer, for pausing partitions whose engine asks for it (backpressure "pause").
-        self.consumer: Any = None
+        #: Partitions the consumer has paused because their engine asked (backpressure "pause").
         self.paused: set[int] = set()
-        self._lock = asyncio.Lock()
         self.deliveries = DeliveryTracker(producer)
         self.decision_latency_ns: deque[int] = deque(maxlen=10_000)
         self.dead_lettered = 0
@@ -69,7 +68,6 @@ class SamplerRunner:
         if engine is None:
             engine = PartitionEngine(partition, self.policy, self.sampler, decisions)
             self.engines[partition] = engine
-            self.held[partition] = deque()
         return engine
 
     def _restored_cache(self, partition: int) -> DecisionCache:
@@ -80,13 +78,11 @@ class SamplerRunner:
         log.info("partition %d: restored %d decisions", partition, count)
         return cache
 
-    async def assign(self, partitions: Iterable[int]) -> None:
+    def assign(self, partitions: Iterable[int]) -> None:
         """New partitions: rebuild their decision caches so late spans follow earlier decisions."""
         for p in partitions:
             if p not in self.engines:
-                cache = await asyncio.to_thread(self._restored_cache, p)
-                async with self._lock:
-                    self.engine(p, cache)
+                self.engine(p, self._restored_cache(p))
 
     def revoke(self, partitions: Iterable[int]) -> None:
         """Forget revoked partitions: their undecided traces are rebuilt by the next owner."""
@@ -94,7 +90,6 @@ class SamplerRunner:
         self.paused -= set(revoked)
         for p in revoked:
             self.engines.pop(p, None)
-            self.held.pop(p, None)
         self.deliveries.forget(revoked)
 
     # --- output ----------------------------------------------------------------------------------
@@ -126,58 +121,43 @@ class SamplerRunner:
                 for payload in late.payloads:
                     self._produce(self.topics.sampled, trace_key(late.trace_id), payload, headers)
 
-    def _apply_backpressure(self) -> None:
+    def pause_changes(self) -> tuple[set[int], set[int]]:
+        """(partitions to pause, partitions to resume) so consumption follows the engines' wishes;
+        the caller applies them to its consumer."""
         want = {p for p, e in self.engines.items() if e.should_pause}
-        if want == self.paused or self.consumer is None:
-            return
-        from faust.types import TP
-
-        if want - self.paused:
-            self.consumer.pause_partitions({TP(self.topics.spans, p) for p in want - self.paused})
-            log.warning("paused partitions %s: sampler buffer bounds reached", sorted(want - self.paused))
-        if self.paused - want:
-            self.consumer.resume_partitions({TP(self.topics.spans, p) for p in self.paused - want})
-            log.info("resumed partitions %s", sorted(self.paused - want))
+        pause, resume = want - self.paused, self.paused - want
+        if pause:
+            log.warning("pausing partitions %s: sampler buffer bounds reached", sorted(pause))
+        if resume:
+            log.info("resuming partitions %s", sorted(resume))
         self.paused = want
+        return pause, resume
 
-    async def _ack_delivered(self) -> None:
-        """Checkpoint this round, then ack the events behind every checkpoint fully delivered."""
+    def committable(self) -> dict[int, int]:
+        """Checkpoint this round; the offsets (partition → next offset) now safe to commit."""
         self.deliveries.checkpoint({p: e.committable_offset() for p, e in self.engines.items()})
-        if self.stream is None:
-            return
-        for partition, committable in self.deliveries.released().items():
-            queue = self.held.get(partition)
-            while queue and queue[0].message.offset < committable:
-                await self.stream.ack(queue.popleft())
+        return {p: off for p, off in self.deliveries.released().items() if off >= 0 and p in self.engines}
 
     # --- entry points ----------------------------------------------------------------------------
 
-    async def handle(self, events: Sequence[Any]) -> None:
-        """Buffer a batch of events, decide what is due, emit, then ack what is safe."""
-        async with self._lock:
-            now = time.time_ns()
-            for event in events:
-                message = event.message
-                headers = list(message.headers or ())
-                result = self.engine(message.partition).add(message.offset, message.value, headers, now)
-                self._handle_result(result, message.partition, message.offset, now)
-                self.held[message.partition].append(event)
-            self._emit([d for e in self.engines.values() for d in e.poll(now)], now)
-            self._apply_backpressure()
-            await self._ack_delivered()
+    def handle(self, messages: Sequence[Message], now_ns: int | None = None) -> None:
+        """Buffer a batch of messages, decide what is due and emit it."""
+        now = time.time_ns() if now_ns is None else now_ns
+        for message in messages:
+            partition, offset = message.partition() or 0, message.offset() or 0
+            value = message.value() or b""
+            # Consumed headers are always a list of (str, bytes | None); the stub's type is wider.
+            headers = cast("_Headers", message.headers() or ())
+            result = self.engine(partition).add(offset, value, headers, now)
+            self._handle_result(result, partition, offset, now)
+        self.tick(now)
 
-    async def tick(self) -> None:
-        """Timer: decide traces whose wait is over even when no new event arrives."""
-        async with self._lock:
-            now = time.time_ns()
-            decided = [d for e in self.engines.values() for d in e.poll(now)]
-            if decided:
-                self._emit(decided, now)
-            self._apply_backpressure()
-            await self._ack_delivered()
+    def tick(self, now_ns: int | None = None) -> None:
+        """Decide traces whose wait is over (also when no new message arrives)."""
+        now = time.time_ns() if now_ns is None else now_ns
+        decided = [d for e in list(self.engines.values()) for d in e.poll(now)]
+        if decided:
+            self._emit(decided, now)
 
     def should_pause(self) -> bool:
         return any(e.should_pause for e in self.engines.values())
-
-    def paused_partitions(self) -> list[int]:
-        return [p for p, e in self.engines.items() if e.should_pause]

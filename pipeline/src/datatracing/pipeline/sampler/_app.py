@@ -1,18 +1,20 @@
-"""The sampler worker's Faust app: spans topic → `SamplerRunner` → sampled-spans and decisions."""
+"""The sampler worker's Faust app: spans topic → `SpanConsumerLoop` → `SamplerRunner` → sampled-spans
+and decisions."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 import faust
 from faust.contrib.asgi import serve_asgi
+from mode import Service
 
 from datatracing.pipeline.broker import make_producer
 from datatracing.pipeline.config import Settings
-from datatracing.pipeline.runtime._faust import make_faust_app, raw_topic
+from datatracing.pipeline.runtime._faust import make_faust_app
 from datatracing.pipeline.sampler._agent import SamplerRunner
+from datatracing.pipeline.sampler._loop import SpanConsumerLoop, consumer_config
 from datatracing.pipeline.sampler._metrics import metrics_app
 from datatracing.pipeline.sampler._settings import SamplerSettings
 from datatracing.pipeline.sampler.policies import CompiledPolicy, default_policy, load_policy_file
@@ -20,9 +22,6 @@ from datatracing.pipeline.sampler.policies import CompiledPolicy, default_policy
 log = logging.getLogger(__name__)
 
 SAMPLER_APP_ID = "datatracing-sampler"
-TAKE_MAX = 500
-TAKE_WITHIN_S = 0.05
-TICK_S = 0.1
 
 
 def load_policy(settings: Settings) -> CompiledPolicy:
@@ -35,44 +34,39 @@ def load_policy(settings: Settings) -> CompiledPolicy:
 def build_sampler_app(
     settings: Settings, *, sampler: SamplerSettings | None = None, with_web: bool = True
 ) -> faust.App:
-    """Build the app; the caller runs it with a `faust.Worker`."""
+    """Build the app; the caller runs it with a `faust.Worker`.
+
+    The app is producer-only: Faust hosts the worker (lifecycle, signals, the metrics web server),
+    while `SpanConsumerLoop` consumes the spans topic in batches on a thread of its own (see `_loop`
+    for why not a Faust agent).
+    """
     policy = load_policy(settings)
     app = make_faust_app(settings, SAMPLER_APP_ID, web_port=settings.worker.web_port)
+    app.producer_only = True
     producer = make_producer(settings.kafka.bootstrap_servers, settings.kafka.producer)
     runner = SamplerRunner(settings, policy, sampler or settings.sampler, producer)
-    spans = raw_topic(app, settings.topics.spans)
+    config = consumer_config(
+        settings.kafka.bootstrap_servers,
+        SAMPLER_APP_ID,
+        settings.kafka.session_timeout_ms,
+        settings.kafka.consumer,
+    )
 
-    async def sample(stream: Any) -> None:
-        runner.stream = stream
-        runner.consumer = app.consumer
-        async for events in stream.noack_take(TAKE_MAX, within=TAKE_WITHIN_S):
-            await runner.handle(events)
+    def crashed(exc: BaseException) -> None:
+        # Called on the loop's thread: stop the whole worker (non-zero exit) rather than idle.
+        asyncio.run_coroutine_threadsafe(app.crash(exc), app.loop)
 
-    app.agent(spans, name="datatracing.sampler")(sample)
+    loop = SpanConsumerLoop(runner, config, on_crash=crashed)
 
-    async def tick() -> None:
-        await runner.tick()
+    class SamplerLoopService(Service):
+        async def on_start(self) -> None:
+            loop.start()
 
-    app.timer(TICK_S)(tick)
+        async def on_stop(self) -> None:
+            # Finish the batch, deliver in-flight output, commit and leave the group.
+            await asyncio.to_thread(loop.stop)
 
-    async def on_revoked(_sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        revoked = args[0] if args else kwargs.get("revoked", ())
-        runner.revoke(tp.partition for tp in revoked if tp.topic == settings.topics.spans)
-
-    app.on_partitions_revoked.connect(on_revoked)
-
-    async def on_assigned(_sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        assigned = args[0] if args else kwargs.get("assigned", ())
-        await runner.assign(tp.partition for tp in assigned if tp.topic == settings.topics.spans)
-
-    app.on_partitions_assigned.connect(on_assigned)
-
-    async def on_shutdown(_sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        # The consumer has stopped and committed only acked work; deliver what is in flight so the
-        # next owner finds fewer decisions to redo.
-        await asyncio.to_thread(runner.deliveries.flush, 10)
-
-    app.on_before_shutdown.connect(on_shutdown)
+    app.service(SamplerLoopService)
     if with_web:
         serve_asgi(
             app,
@@ -84,4 +78,5 @@ def build_sampler_app(
             lifespan="off",
         )
     app.datatracing_runner = runner  # type: ignore[attr-defined]  # for tests and benchmarks
+    app.datatracing_loop = loop  # type: ignore[attr-defined]
     return app

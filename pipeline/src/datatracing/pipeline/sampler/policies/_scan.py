@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from itertools import islice
-from typing import Any
+from typing import Any, cast
 
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
@@ -79,21 +79,41 @@ def _add_long(segment: bytes, found: set[bytes]) -> bool:
 
 
 _KINDS = {"string_value": "strings", "int_value": "numbers", "double_value": "numbers", "bool_value": "bools"}
+#: Raw AnyValue bytes → (kind, value), None (a kind no policy matches) or _UNDECODABLE. Values repeat
+#: across traces (status codes, routes, tiers), so most lookups skip the decode; cleared when full.
+_DECODED: dict[bytes, tuple[str, Any] | None | object] = {}
+_DECODED_MAX = 16_384
+_UNDECODABLE = object()
+_MISS = object()
+
+
+def _decode_value(raw: bytes) -> tuple[str, Any] | None | object:
+    try:
+        value = AnyValue.FromString(raw)
+    except DecodeError:
+        return _UNDECODABLE
+    which = value.WhichOneof("value") or ""
+    kind = _KINDS.get(which)
+    return None if kind is None else (kind, getattr(value, which))
 
 
 def typed_values(raw_values: set[bytes]) -> dict[str, set[Any]] | None:
     """Decode distinct raw AnyValues into Python values by kind (`strings`, `numbers`, `bools`;
     arrays, maps and bytes skipped); None if one does not decode (a false match: decode instead)."""
     out: dict[str, set[Any]] = {"strings": set(), "numbers": set(), "bools": set()}
+    cache = _DECODED
     for raw in raw_values:
-        try:
-            value = AnyValue.FromString(raw)
-        except DecodeError:
+        hit = cache.get(raw, _MISS)
+        if hit is _MISS:
+            hit = _decode_value(raw)
+            if len(cache) >= _DECODED_MAX:
+                cache.clear()
+            cache[raw] = hit
+        if hit is _UNDECODABLE:
             return None
-        which = value.WhichOneof("value")
-        kind = _KINDS.get(which or "")
-        if kind is not None:
-            out[kind].add(getattr(value, which or ""))
+        if hit is not None:
+            kind, value = cast("tuple[str, Any]", hit)
+            out[kind].add(value)
     return out
 
 
