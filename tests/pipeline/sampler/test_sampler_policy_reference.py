@@ -190,3 +190,23 @@ def test_key_scan_gives_up_when_a_value_holds_the_prefix() -> None:
 def test_key_scan_never_used_for_self_overlapping_keys() -> None:
     assert not KeyScan("a.a").usable
     assert KeyScan("a.a").values([b""]) is None
+
+
+def test_and_runs_cheap_children_first_unless_one_is_stateful() -> None:
+    from datatracing.pipeline.sampler.policies._evaluators import (
+        AllOf,
+        AttributeMatch,
+        Probabilistic,
+        RateLimiter,
+        SpanCount,
+    )
+
+    attribute = AttributeMatch("k", "strings", lambda v: v == "x", (), False, False)
+    sample = Probabilistic(10, "")
+    count = SpanCount(1, None)
+    assert AllOf([attribute, sample, count]).children == (sample, count, attribute)
+    limiter = RateLimiter(10, 10)
+    # A rate limiter spends tokens only when reached: its place (and everyone's) is kept.
+    assert AllOf([attribute, limiter, sample]).children == (attribute, limiter, sample)
+    nested = AllOf([AllOf([attribute]), count])
+    assert nested.children[0] is count

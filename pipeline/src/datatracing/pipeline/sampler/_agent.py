@@ -60,6 +60,8 @@ class SamplerRunner:
         self.deliveries = DeliveryTracker(producer)
         self.decision_latency_ns: deque[int] = deque(maxlen=10_000)
         self.dead_lettered = 0
+        #: Partition → messages behind the high watermark, refreshed by the consumer loop.
+        self.consumer_lag: dict[int, int] = {}
 
     # --- partitions ------------------------------------------------------------------------------
 

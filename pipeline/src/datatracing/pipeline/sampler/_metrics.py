@@ -52,6 +52,13 @@ class SamplerCollector(Collector):
             spans += stats.buffered_spans
             size += stats.buffered_bytes
             lag.add_metric([str(engine.partition)], max(0, stats.next_offset - engine.committable_offset()))
+        consumer_lag = GaugeMetricFamily(
+            "datatracing_sampler_consumer_lag",
+            "Messages between the next offset to read and the high watermark, by partition",
+            labels=["partition"],
+        )
+        for partition, behind in sorted(self.runner.consumer_lag.items()):
+            consumer_lag.add_metric([str(partition)], behind)
         late.add_metric(["keep"], late_kept)
         late.add_metric(["drop"], late_dropped)
         for (decision, policy), count in sorted(by_policy.items()):
@@ -68,7 +75,7 @@ class SamplerCollector(Collector):
         # One sorted copy serves the histogram (by bisection) and the quantiles: scrapes stay cheap
         # beside the sampling thread.
         samples = sorted(self.runner.decision_latency_ns)
-        yield from (spans_in, late, decided, buffered, lag, dead, paused)
+        yield from (spans_in, late, decided, buffered, lag, consumer_lag, dead, paused)
         yield from (self._latency(samples), self._quantiles(samples))
 
     def _quantiles(self, samples: list[int]) -> GaugeMetricFamily:

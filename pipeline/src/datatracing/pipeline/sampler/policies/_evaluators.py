@@ -47,6 +47,42 @@ class Evaluator(Protocol):
         ...
 
 
+#: Relative cost of an evaluation, for `and` to try the cheapest children first: scalars, then the
+#: byte pre-filters that may decode (status, names), then attribute scans. Unknown kinds rank last.
+_COSTS = {
+    "Constant": 0,
+    "Latency": 0,
+    "SpanCount": 0,
+    "Probabilistic": 0,
+    "StatusMatch": 1,
+    "NameMatch": 2,
+    "AttributeMatch": 3,
+}
+_UNKNOWN_COST = 4
+
+
+def cost(evaluator: Evaluator) -> int:
+    """How expensive `evaluator` is to run, relative to the others (see `_COSTS`)."""
+    children = getattr(evaluator, "children", None)
+    if children is not None:
+        return max((cost(c) for c in children), default=0)
+    child = getattr(evaluator, "child", None)
+    if child is not None:
+        return cost(child)
+    return _COSTS.get(type(evaluator).__name__, _UNKNOWN_COST)
+
+
+def stateful(evaluator: Evaluator) -> bool:
+    """True when evaluating changes state (the rate limiter spends tokens): order then matters."""
+    if isinstance(evaluator, RateLimiter):
+        return True
+    children = getattr(evaluator, "children", None)
+    if children is not None:
+        return any(stateful(c) for c in children)
+    child = getattr(evaluator, "child", None)
+    return child is not None and stateful(child)
+
+
 def trace_hash(trace_id: str, salt: bytes = b"") -> int:
     """A 64-bit hash of `salt`, a zero byte and the 16 trace id bytes (BLAKE2b, process independent)."""
     digest = hashlib.blake2b(salt + b"\x00" + bytes.fromhex(trace_id), digest_size=8).digest()
@@ -228,10 +264,17 @@ class RateLimiter:
 
 
 class AllOf:
-    """`and`: every child matches; the rate is the product of theirs."""
+    """`and`: every child matches; the rate is the product of theirs.
+
+    The product does not depend on the order, so children run cheapest first (`cost`) and stop at
+    the first miss, unless one of them is stateful (a rate limiter spends tokens only when reached).
+    """
 
     def __init__(self, children: Sequence[Evaluator]) -> None:
-        self.children = tuple(children)
+        ordered = tuple(children)
+        if not any(stateful(c) for c in ordered):
+            ordered = tuple(sorted(ordered, key=cost))
+        self.children = ordered
 
     def evaluate(self, trace: TraceView) -> float:
         rate = 1.0

@@ -81,13 +81,13 @@ def _add_long(segment: bytes, found: set[bytes]) -> bool:
 _KINDS = {"string_value": "strings", "int_value": "numbers", "double_value": "numbers", "bool_value": "bools"}
 #: Raw AnyValue bytes → (kind, value), None (a kind no policy matches) or _UNDECODABLE. Values repeat
 #: across traces (status codes, routes, tiers), so most lookups skip the decode; cleared when full.
-_DECODED: dict[bytes, tuple[str, Any] | None | object] = {}
+_DECODED: dict[bytes, tuple[str, Any] | object | None] = {}
 _DECODED_MAX = 16_384
 _UNDECODABLE = object()
 _MISS = object()
 
 
-def _decode_value(raw: bytes) -> tuple[str, Any] | None | object:
+def _decode_value(raw: bytes) -> tuple[str, Any] | object | None:
     try:
         value = AnyValue.FromString(raw)
     except DecodeError:
