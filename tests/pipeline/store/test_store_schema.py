@@ -19,7 +19,7 @@ from datatracing.pipeline.store import (
 from datatracing.pipeline.store._schema import default_schema_dir, load_migrations, render, split_statements
 from datatracing.pipeline.store._sql import PROMOTED
 
-ALL = ["0001_spans.sql", "0002_traces.sql", "0003_operations.sql"]
+ALL = ["0001_spans.sql", "0002_traces.sql", "0003_operations.sql", "0004_codecs.sql"]
 
 
 def _copy_schema(tmp_path: Path) -> Path:
@@ -41,25 +41,25 @@ def test_migrate_fresh_database_applies_all_then_nothing(store_factory: StoreFac
 def test_migrate_new_file_applies_only_it(store_factory: StoreFactory, tmp_path: Path) -> None:
     schema = _copy_schema(tmp_path)
     store = store_factory(schema_dir=schema)
-    (schema / "0004_extra.sql").write_text(
+    (schema / "0099_extra.sql").write_text(
         "CREATE TABLE IF NOT EXISTS ${database}.extra (x UInt8) ENGINE = MergeTree ORDER BY x;"
     )
 
-    assert store.migrate() == ["0004_extra.sql"]
+    assert store.migrate() == ["0099_extra.sql"]
     assert store.migrate() == []
 
 
 def test_migrate_half_applied_migration_refused(store_factory: StoreFactory, tmp_path: Path) -> None:
     schema = _copy_schema(tmp_path)
     store = store_factory(schema_dir=schema)
-    (schema / "0004_broken.sql").write_text(
+    (schema / "0099_broken.sql").write_text(
         "CREATE TABLE IF NOT EXISTS ${database}.ok (x UInt8) ENGINE = MergeTree ORDER BY x;\n"
         "CREATE TABLE ${database}.bad (x NoSuchType) ENGINE = MergeTree ORDER BY x;\n"
     )
     with pytest.raises(StoreQueryError):
         store.migrate()
 
-    with pytest.raises(StoreSchemaError, match=r"0004_broken.sql is half-applied"):
+    with pytest.raises(StoreSchemaError, match=r"0099_broken.sql is half-applied"):
         store.migrate()
 
 
@@ -160,6 +160,7 @@ def test_cluster_statements_rewrites_every_migration() -> None:
     assert "FROM dt.spans_local" in text
     assert not re.search(r"FROM dt\.spans\b(?!_)", text)
     assert sum("CREATE MATERIALIZED VIEW" in s for s in out) == 2
+    assert any(re.match(r"ALTER TABLE dt.spans_local ON CLUSTER 'main'\s+MODIFY COLUMN", s) for s in out)
 
 
 def test_cluster_statements_output_is_valid_sql(store: ClickHouseTraceStore) -> None:
@@ -180,7 +181,14 @@ def test_cluster_statements_ledger_replicated_not_sharded() -> None:
     assert "ReplicatedMergeTree('/clickhouse/tables/all/dt/schema_migrations', '{replica}')" in out
 
 
-@pytest.mark.parametrize("statement", ["DROP TABLE dt.spans", "ALTER TABLE dt.spans ADD COLUMN x UInt8"])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "DROP TABLE dt.spans",
+        "ALTER TABLE dt.spans ADD COLUMN x UInt8",
+        "ALTER TABLE dt.spans MODIFY COLUMN x CODEC(ZSTD(1)), DROP COLUMN y",
+    ],
+)
 def test_cluster_statements_unknown_form_raises(statement: str) -> None:
     with pytest.raises(ValueError, match="cannot rewrite"):
         cluster_statements([statement], "main")

@@ -9,7 +9,9 @@ For a cluster named `c`, every rendered statement is rewritten:
   key)`, sharded by `cityHash64(trace_id)` when the table has a trace id (a trace lives on one shard,
   so per-trace aggregates stay exact), else `rand()`;
 - `CREATE MATERIALIZED VIEW d.v TO d.t AS SELECT ... FROM d.s` -> the view on every node, reading and
-  writing the local tables.
+  writing the local tables;
+- `ALTER TABLE d.t MODIFY COLUMN ...` (codec and type changes) -> the same on `d.t_local ON CLUSTER 'c'`
+  (a Distributed table stores nothing, so only the local tables change).
 
 Queries and inserts keep using the plain names (`d.spans`), which are the Distributed tables.
 Tables in `GLOBAL_TABLES` (the migration ledger) are replicated to every node and not sharded.
@@ -27,6 +29,7 @@ _DATABASE = re.compile(r"^CREATE DATABASE IF NOT EXISTS (\w+)$")
 _TABLE = re.compile(r"^CREATE TABLE IF NOT EXISTS (\w+)\.(\w+)(\s*\()", re.DOTALL)
 _ENGINE = re.compile(r"ENGINE = (\w*)MergeTree(?:\(([^)]*)\))?")
 _VIEW = re.compile(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+)\.(\w+) TO (\w+)\.(\w+) AS(.*)$", re.DOTALL)
+_ALTER = re.compile(r"^ALTER TABLE (\w+)\.(\w+)(\s+MODIFY COLUMN\s.*)$", re.DOTALL)
 _FROM = re.compile(r"\bFROM (\w+)\.(\w+)")
 _COMMENT = re.compile(r"^\s*--[^\n]*\n", re.MULTILINE)
 _CLUSTER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
@@ -58,9 +61,27 @@ def cluster_statements(statements: list[str], cluster: str) -> list[str]:
             out.append(
                 f"CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.{view}{on} TO {tdb}.{target}_local AS{body}"
             )
+        elif (m := _ALTER.match(statement)) and _only_modify_column(m.group(3)):
+            db, name, commands = m.groups()
+            local = name if name in GLOBAL_TABLES else f"{name}_local"
+            out.append(f"ALTER TABLE {db}.{local}{on}{commands}")
         else:
             raise ValueError(f"cannot rewrite for a cluster: {statement[:80]!r}")
     return out
+
+
+def _only_modify_column(commands: str) -> bool:
+    """True when every comma-separated command is a MODIFY COLUMN (commas inside codecs are fine)."""
+    depth, parts, current = 0, [], ""
+    for ch in commands:
+        depth += (ch == "(") - (ch == ")")
+        if ch == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    parts.append(current)
+    return all(part.strip().startswith("MODIFY COLUMN ") for part in parts)
 
 
 def _table(statement: str, m: re.Match[str], cluster: str, on: str) -> list[str]:
