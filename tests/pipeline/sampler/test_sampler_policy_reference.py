@@ -12,6 +12,13 @@ from sampler_data import span
 
 from datatracing.model import Resource, Span, SpanEvent, Status, StatusCode
 from datatracing.pipeline.sampler.policies import Condition, TraceView, build_condition
+from datatracing.pipeline.sampler.policies._evaluators import (
+    AllOf,
+    AttributeMatch,
+    Probabilistic,
+    RateLimiter,
+    SpanCount,
+)
 from datatracing.pipeline.sampler.policies._scan import KeyScan
 from datatracing.wire import encode_spans
 
@@ -193,14 +200,6 @@ def test_key_scan_never_used_for_self_overlapping_keys() -> None:
 
 
 def test_and_runs_cheap_children_first_unless_one_is_stateful() -> None:
-    from datatracing.pipeline.sampler.policies._evaluators import (
-        AllOf,
-        AttributeMatch,
-        Probabilistic,
-        RateLimiter,
-        SpanCount,
-    )
-
     attribute = AttributeMatch("k", "strings", lambda v: v == "x", (), False, False)
     sample = Probabilistic(10, "")
     count = SpanCount(1, None)

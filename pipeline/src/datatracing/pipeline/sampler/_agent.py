@@ -160,6 +160,3 @@ class SamplerRunner:
         decided = [d for e in list(self.engines.values()) for d in e.poll(now)]
         if decided:
             self._emit(decided, now)
-
-    def should_pause(self) -> bool:
-        return any(e.should_pause for e in self.engines.values())

@@ -82,7 +82,6 @@ class SpanConsumerLoop:
         self.poll_s = poll_s
         self._stop = threading.Event()
         self._committed: dict[int, int] = {}
-        self._consumer: Consumer | None = None
         self._lag_at = 0.0
         self.thread: threading.Thread | None = None
 
@@ -109,7 +108,6 @@ class SpanConsumerLoop:
 
     def run(self) -> None:
         consumer = Consumer(self.config)
-        self._consumer = consumer
         consumer.subscribe(
             [self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
         )
@@ -121,7 +119,6 @@ class SpanConsumerLoop:
         finally:
             # close() leaves the group; the revoke callback it triggers commits what is released.
             consumer.close()
-            self._consumer = None
 
     def _round(self, consumer: Consumer) -> None:
         messages = consumer.consume(self.batch_max, timeout=self.poll_s)

@@ -61,26 +61,26 @@ _COSTS = {
 _UNKNOWN_COST = 4
 
 
-def cost(evaluator: Evaluator) -> int:
-    """How expensive `evaluator` is to run, relative to the others (see `_COSTS`)."""
+def _parts(evaluator: Evaluator) -> tuple[Evaluator, ...] | None:
+    """The evaluators a composite (`and`, `or`, `not`) is made of; None for a leaf."""
     children = getattr(evaluator, "children", None)
     if children is not None:
-        return max((cost(c) for c in children), default=0)
+        return tuple(children)
     child = getattr(evaluator, "child", None)
-    if child is not None:
-        return cost(child)
-    return _COSTS.get(type(evaluator).__name__, _UNKNOWN_COST)
+    return None if child is None else (child,)
+
+
+def cost(evaluator: Evaluator) -> int:
+    """How expensive `evaluator` is to run, relative to the others (see `_COSTS`)."""
+    parts = _parts(evaluator)
+    if parts is None:
+        return _COSTS.get(type(evaluator).__name__, _UNKNOWN_COST)
+    return max(map(cost, parts), default=0)
 
 
 def stateful(evaluator: Evaluator) -> bool:
     """True when evaluating changes state (the rate limiter spends tokens): order then matters."""
-    if isinstance(evaluator, RateLimiter):
-        return True
-    children = getattr(evaluator, "children", None)
-    if children is not None:
-        return any(stateful(c) for c in children)
-    child = getattr(evaluator, "child", None)
-    return child is not None and stateful(child)
+    return isinstance(evaluator, RateLimiter) or any(map(stateful, _parts(evaluator) or ()))
 
 
 def trace_hash(trace_id: str, salt: bytes = b"") -> int:
