@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datatracing.pipeline.broker._admin import (
+    consumer_config,
     ensure_pipeline_topics,
     ensure_topics,
     make_producer,
+    make_reader,
     producer_config,
     topic_specs,
 )
@@ -24,11 +26,13 @@ __all__ = [
     "HEADER_SOURCE_PARTITION",
     "HEADER_SOURCE_TOPIC",
     "EmbeddedBroker",
+    "consumer_config",
     "dead_letter_headers",
     "ensure_pipeline_topics",
     "ensure_topics",
     "free_port",
     "make_producer",
+    "make_reader",
     "producer_config",
     "tansu_binary",
     "topic_specs",

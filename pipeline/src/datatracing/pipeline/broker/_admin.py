@@ -1,12 +1,15 @@
-"""Topic administration and producer construction, translating confluent-kafka errors at the edge."""
+"""Topic administration, producer and consumer construction, translating confluent-kafka errors at
+the edge."""
 
 from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Mapping
+from typing import Any
 
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
@@ -77,3 +80,37 @@ def producer_config(bootstrap_servers: str, extra: Mapping[str, object] | None =
 
 def make_producer(bootstrap_servers: str, extra: Mapping[str, object] | None = None) -> Producer:
     return Producer(producer_config(bootstrap_servers, extra))
+
+
+def consumer_config(
+    bootstrap_servers: str, group_id: str, session_timeout_ms: int, extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """librdkafka settings for a group member that commits by hand, with a bounded prefetch."""
+    config: dict[str, Any] = {
+        "bootstrap.servers": bootstrap_servers,
+        "group.id": group_id,
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",
+        "session.timeout.ms": session_timeout_ms,
+        "heartbeat.interval.ms": max(500, session_timeout_ms // 3),
+        # librdkafka prefetches up to this much per consumer: a memory bound, not a throughput knob.
+        "queued.max.messages.kbytes": 32_768,
+        "logger": logging.getLogger("datatracing.librdkafka"),
+    }
+    config.update(extra or {})
+    return config
+
+
+def make_reader(bootstrap_servers: str, purpose: str) -> Consumer:
+    """A consumer for reading assigned partitions to a known end (restore, replay): a group of its
+    own that never commits, end-of-partition events on, and no broker wait on empty fetches."""
+    return Consumer(
+        {
+            "bootstrap.servers": bootstrap_servers,
+            "group.id": f"datatracing-{purpose}-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "fetch.wait.max.ms": 20,
+        }
+    )

@@ -24,7 +24,6 @@ from datatracing.pipeline.store import TraceStore, open_store
 
 log = logging.getLogger(__name__)
 
-SAMPLER_APP_ID = "datatracing-sampler"
 SINK_APP_ID = "datatracing-sink"
 
 

@@ -10,11 +10,11 @@ import faust
 from faust.contrib.asgi import serve_asgi
 from mode import Service
 
-from datatracing.pipeline.broker import make_producer
+from datatracing.pipeline.broker import consumer_config, make_producer
 from datatracing.pipeline.config import Settings
 from datatracing.pipeline.runtime._faust import make_faust_app
 from datatracing.pipeline.sampler._agent import SamplerRunner
-from datatracing.pipeline.sampler._loop import SpanConsumerLoop, consumer_config
+from datatracing.pipeline.sampler._loop import SpanConsumerLoop
 from datatracing.pipeline.sampler._metrics import metrics_app
 from datatracing.pipeline.sampler._settings import SamplerSettings
 from datatracing.pipeline.sampler.policies import CompiledPolicy, default_policy, load_policy_file

@@ -27,7 +27,7 @@ from datatracing.pipeline.sampler._agent import SamplerRunner
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SpanConsumerLoop", "consumer_config"]
+__all__ = ["SpanConsumerLoop"]
 
 #: Messages per `consume()` call, and how long it may wait for the first one (also the timer tick).
 BATCH_MAX = 2_000
@@ -36,26 +36,6 @@ POLL_S = 0.1
 DRAIN_S = 10.0
 #: How often the consumer lag (high watermark - next offset, per partition) is refreshed.
 LAG_EVERY_S = 1.0
-
-
-def consumer_config(
-    bootstrap_servers: str, group_id: str, session_timeout_ms: int, extra: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """librdkafka settings of the sampler's consumer: manual commits, bounded prefetch."""
-    config: dict[str, Any] = {
-        "bootstrap.servers": bootstrap_servers,
-        "group.id": group_id,
-        "enable.auto.commit": False,
-        "enable.auto.offset.store": False,
-        "auto.offset.reset": "earliest",
-        "session.timeout.ms": session_timeout_ms,
-        "heartbeat.interval.ms": max(500, session_timeout_ms // 3),
-        # librdkafka prefetches up to this much per consumer: a memory bound, not a throughput knob.
-        "queued.max.messages.kbytes": 32_768,
-        "logger": logging.getLogger("datatracing.librdkafka"),
-    }
-    config.update(extra or {})
-    return config
 
 
 class SpanConsumerLoop:

@@ -10,12 +10,12 @@ topic: keep rates, where the two disagree, hits per policy and kept bytes. Ends 
 from __future__ import annotations
 
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, TopicPartition
 
+from datatracing.pipeline.broker import make_reader
 from datatracing.pipeline.config import Settings
 from datatracing.pipeline.sampler._decisions import Decision, decode_decision
 from datatracing.pipeline.sampler._engine import PartitionEngine
@@ -81,15 +81,7 @@ def _read_partition(
 
 def replay(settings: Settings, candidate: CompiledPolicy, timeout_s: float = 30.0) -> ReplayReport:
     """Run `candidate` over the spans topic and compare with the `decisions` topic."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka.bootstrap_servers,
-            "group.id": f"datatracing-replay-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-            "fetch.wait.max.ms": 20,  # reading to a known end: don't let the broker hold empty fetches
-        }
-    )
+    consumer = make_reader(settings.kafka.bootstrap_servers, "replay")
     report = ReplayReport()
     decided: list[Decided] = []
     recorded: dict[str, Decision] = {}

@@ -10,27 +10,15 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from datatracing.errors import InvalidDataError
+from datatracing.pipeline.broker import make_reader
 from datatracing.pipeline.errors import BrokerUnavailableError
 from datatracing.pipeline.sampler._decisions import DecisionCache
 
 log = logging.getLogger(__name__)
-
-
-def _consumer(bootstrap_servers: str) -> Consumer:
-    return Consumer(
-        {
-            "bootstrap.servers": bootstrap_servers,
-            "group.id": f"datatracing-restore-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-            "fetch.wait.max.ms": 20,  # reading to a known end: don't let the broker hold empty fetches
-        }
-    )
 
 
 def true_end_offset(consumer: Consumer, topic: str, partition: int, timeout_s: float = 10.0) -> int:
@@ -63,7 +51,7 @@ def restore_decisions(
     timeout_s: float = 30.0,
 ) -> int:
     """Replay `topic`/`partition` into `cache`; returns how many live decisions were restored."""
-    consumer = _consumer(bootstrap_servers)
+    consumer = make_reader(bootstrap_servers, "restore")
     restored = 0
     try:
         end = true_end_offset(consumer, topic, partition, timeout_s)
