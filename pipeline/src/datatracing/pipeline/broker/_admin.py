@@ -94,6 +94,10 @@ def consumer_config(
         "auto.offset.reset": "earliest",
         "session.timeout.ms": session_timeout_ms,
         "heartbeat.interval.ms": max(500, session_timeout_ms // 3),
+        # Also the JoinGroup rebalance timeout: how long a rebalance may wait for a member that
+        # stopped polling. librdkafka's 300 s default stalled joins on the embedded broker after
+        # crashed members; Faust's rebalance timeout was 60 s.
+        "max.poll.interval.ms": 60_000,
         # librdkafka prefetches up to this much per consumer: a memory bound, not a throughput knob.
         "queued.max.messages.kbytes": 32_768,
         "logger": logging.getLogger("datatracing.librdkafka"),
