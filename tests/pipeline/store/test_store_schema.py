@@ -19,7 +19,7 @@ from datatracing.pipeline.store import (
 from datatracing.pipeline.store._schema import default_schema_dir, load_migrations, render, split_statements
 from datatracing.pipeline.store._sql import PROMOTED
 
-ALL = ["0001_spans.sql", "0002_traces.sql", "0003_operations.sql", "0004_codecs.sql"]
+ALL = ["0001_spans.sql", "0002_traces.sql", "0003_operations.sql", "0004_codecs.sql", "0005_read_path.sql"]
 
 
 def _copy_schema(tmp_path: Path) -> Path:
@@ -161,6 +161,11 @@ def test_cluster_statements_rewrites_every_migration() -> None:
     assert not re.search(r"FROM dt\.spans\b(?!_)", text)
     assert sum("CREATE MATERIALIZED VIEW" in s for s in out) == 2
     assert any(re.match(r"ALTER TABLE dt.spans_local ON CLUSTER 'main'\s+MODIFY COLUMN", s) for s in out)
+    # A new column goes to the local table and to the Distributed one; settings only to the local.
+    assert any(re.match(r"ALTER TABLE dt.spans_local ON CLUSTER 'main'\s+ADD COLUMN", s) for s in out)
+    assert any(re.match(r"ALTER TABLE dt.spans ON CLUSTER 'main'\s+ADD COLUMN", s) for s in out)
+    assert any(re.match(r"ALTER TABLE dt.traces_local ON CLUSTER 'main' MODIFY SETTING", s) for s in out)
+    assert not any(re.match(r"ALTER TABLE dt.traces ON CLUSTER", s) for s in out)
 
 
 def test_cluster_statements_output_is_valid_sql(store: ClickHouseTraceStore) -> None:
@@ -185,8 +190,9 @@ def test_cluster_statements_ledger_replicated_not_sharded() -> None:
     "statement",
     [
         "DROP TABLE dt.spans",
-        "ALTER TABLE dt.spans ADD COLUMN x UInt8",
+        "ALTER TABLE dt.spans DROP COLUMN x",
         "ALTER TABLE dt.spans MODIFY COLUMN x CODEC(ZSTD(1)), DROP COLUMN y",
+        "ALTER TABLE dt.spans ADD COLUMN x UInt8, MODIFY SETTING index_granularity = 1",
     ],
 )
 def test_cluster_statements_unknown_form_raises(statement: str) -> None:

@@ -10,8 +10,10 @@ For a cluster named `c`, every rendered statement is rewritten:
   so per-trace aggregates stay exact), else `rand()`;
 - `CREATE MATERIALIZED VIEW d.v TO d.t AS SELECT ... FROM d.s` -> the view on every node, reading and
   writing the local tables;
-- `ALTER TABLE d.t MODIFY COLUMN ...` (codec and type changes) -> the same on `d.t_local ON CLUSTER 'c'`
-  (a Distributed table stores nothing, so only the local tables change).
+- `ALTER TABLE d.t MODIFY COLUMN|MODIFY SETTING ...` (codecs, types, storage settings) -> the same on
+  `d.t_local ON CLUSTER 'c'` (a Distributed table stores nothing, so only the local tables change);
+- `ALTER TABLE d.t ADD COLUMN ...` -> the same on `d.t_local` and on `d.t`, both `ON CLUSTER 'c'`
+  (the Distributed table was created `AS` the local one, and keeps its columns).
 
 Queries and inserts keep using the plain names (`d.spans`), which are the Distributed tables.
 Tables in `GLOBAL_TABLES` (the migration ledger) are replicated to every node and not sharded.
@@ -29,7 +31,7 @@ _DATABASE = re.compile(r"^CREATE DATABASE IF NOT EXISTS (\w+)$")
 _TABLE = re.compile(r"^CREATE TABLE IF NOT EXISTS (\w+)\.(\w+)(\s*\()", re.DOTALL)
 _ENGINE = re.compile(r"ENGINE = (\w*)MergeTree(?:\(([^)]*)\))?")
 _VIEW = re.compile(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+)\.(\w+) TO (\w+)\.(\w+) AS(.*)$", re.DOTALL)
-_ALTER = re.compile(r"^ALTER TABLE (\w+)\.(\w+)(\s+MODIFY COLUMN\s.*)$", re.DOTALL)
+_ALTER = re.compile(r"^ALTER TABLE (\w+)\.(\w+)(\s+(?:MODIFY|ADD) .*)$", re.DOTALL)
 _FROM = re.compile(r"\bFROM (\w+)\.(\w+)")
 _COMMENT = re.compile(r"^\s*--[^\n]*\n", re.MULTILINE)
 _CLUSTER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
@@ -61,17 +63,20 @@ def cluster_statements(statements: list[str], cluster: str) -> list[str]:
             out.append(
                 f"CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.{view}{on} TO {tdb}.{target}_local AS{body}"
             )
-        elif (m := _ALTER.match(statement)) and _only_modify_column(m.group(3)):
+        elif (m := _ALTER.match(statement)) and (kind := _alter_kind(m.group(3))) is not None:
             db, name, commands = m.groups()
             local = name if name in GLOBAL_TABLES else f"{name}_local"
             out.append(f"ALTER TABLE {db}.{local}{on}{commands}")
+            if kind == "columns" and local != name:
+                out.append(f"ALTER TABLE {db}.{name}{on}{commands}")
         else:
             raise ValueError(f"cannot rewrite for a cluster: {statement[:80]!r}")
     return out
 
 
-def _only_modify_column(commands: str) -> bool:
-    """True when every comma-separated command is a MODIFY COLUMN (commas inside codecs are fine)."""
+def _alter_kind(commands: str) -> str | None:
+    """ "storage" when every comma-separated command is MODIFY COLUMN or MODIFY SETTING, "columns"
+    when every one is ADD COLUMN, else None (commas inside parentheses do not separate)."""
     depth, parts, current = 0, [], ""
     for ch in commands:
         depth += (ch == "(") - (ch == ")")
@@ -81,7 +86,16 @@ def _only_modify_column(commands: str) -> bool:
         else:
             current += ch
     parts.append(current)
-    return all(part.strip().startswith("MODIFY COLUMN ") for part in parts)
+    heads: set[str] = set()
+    for part in parts:
+        if re.match(r"^\s*\w+\s*=", part) and "MODIFY SETTING" in heads:
+            continue  # the next `name = value` of a MODIFY SETTING list
+        heads.add(" ".join(part.split()[:2]))
+    if heads <= {"MODIFY COLUMN", "MODIFY SETTING"}:
+        return "storage"
+    if heads == {"ADD COLUMN"}:
+        return "columns"
+    return None
 
 
 def _table(statement: str, m: re.Match[str], cluster: str, on: str) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -23,6 +25,58 @@ __all__ = ["rows_to_spans", "text"]
 _ZERO8 = b"\x00" * 8
 
 
+@dataclass(frozen=True)
+class _Extras:
+    """The rarely set fields of a span, from the `extras` JSON array (schema/0005_read_path.sql)."""
+
+    dropped_attributes: int = 0
+    resource_dropped_attributes: int = 0
+    scope_attributes: str = ""
+    scope_dropped_attributes: int = 0
+    events: tuple[SpanEvent, ...] = ()
+    dropped_events: int = 0
+    links: tuple[SpanLink, ...] = ()
+    dropped_links: int = 0
+
+    @classmethod
+    def parse(cls, value: Any) -> _Extras:
+        if not value:
+            return _NO_EXTRAS
+        (
+            dropped, res_dropped, scope_attrs, scope_dropped, ev_time, ev_name, ev_attrs, ev_dropped,
+            dropped_events, lk_trace, lk_span, lk_state, lk_flags, lk_attrs, lk_dropped, dropped_links,
+        ) = json.loads(text(value))  # fmt: skip
+        events = tuple(
+            SpanEvent(
+                name=name,
+                time_unix_nano=int(time),
+                attributes=decode_json_attributes(attrs),
+                dropped_attributes_count=int(n),
+            )
+            for time, name, attrs, n in zip(ev_time, ev_name, ev_attrs, ev_dropped, strict=True)
+        )
+        links = tuple(
+            SpanLink(
+                trace_id=trace,
+                span_id=span,
+                trace_state=state,
+                flags=int(flags),
+                attributes=decode_json_attributes(attrs),
+                dropped_attributes_count=int(n),
+            )
+            for trace, span, state, flags, attrs, n in zip(
+                lk_trace, lk_span, lk_state, lk_flags, lk_attrs, lk_dropped, strict=True
+            )
+        )
+        return cls(
+            int(dropped), int(res_dropped), scope_attrs, int(scope_dropped),
+            events, int(dropped_events), links, int(dropped_links),
+        )  # fmt: skip
+
+
+_NO_EXTRAS = _Extras()
+
+
 def text(value: Any) -> str:
     """Arrow may hand String columns back as bytes (server) or str (chdb)."""
     if isinstance(value, bytes):
@@ -40,20 +94,21 @@ def rows_to_spans(trace_id: str, table: pa.Table) -> list[Span]:
     scopes: dict[tuple[Any, ...], InstrumentationScope] = {}
     spans: list[Span] = []
     for row in table.to_pylist():
+        extras = _Extras.parse(row["extras"])
         res_attrs = _pairs(row["resource_attributes"])
         res_types = _pairs(row["resource_attribute_types"])
-        res_key = (tuple(res_attrs), tuple(res_types), row["resource_dropped_attributes_count"])
+        res_key = (tuple(res_attrs), tuple(res_types), extras.resource_dropped_attributes)
         resource = resources.get(res_key)
         if resource is None:
             resource = resources[res_key] = Resource(
                 attributes=decode_map(res_attrs, res_types),
-                dropped_attributes_count=row["resource_dropped_attributes_count"],
+                dropped_attributes_count=extras.resource_dropped_attributes,
             )
         scope_key = (
             text(row["scope_name"]),
             text(row["scope_version"]),
-            text(row["scope_attributes"]),
-            row["scope_dropped_attributes_count"],
+            extras.scope_attributes,
+            extras.scope_dropped_attributes,
         )
         scope = scopes.get(scope_key)
         if scope is None:
@@ -77,39 +132,11 @@ def rows_to_spans(trace_id: str, table: pa.Table) -> list[Span]:
                 start_time_unix_nano=start,
                 end_time_unix_nano=start + row["duration_ns"],
                 attributes=decode_map(_pairs(row["attributes"]), _pairs(row["attribute_types"])),
-                dropped_attributes_count=row["dropped_attributes_count"],
-                events=tuple(
-                    SpanEvent(
-                        name=text(name),
-                        time_unix_nano=time,
-                        attributes=decode_json_attributes(text(attrs)),
-                        dropped_attributes_count=dropped,
-                    )
-                    for time, name, attrs, dropped in zip(
-                        row["ev_time"], row["ev_name"], row["ev_attributes"], row["ev_dropped"], strict=True
-                    )
-                ),
-                dropped_events_count=row["dropped_events_count"],
-                links=tuple(
-                    SpanLink(
-                        trace_id=tid.hex(),
-                        span_id=sid.hex(),
-                        trace_state=text(state),
-                        flags=flags,
-                        attributes=decode_json_attributes(text(attrs)),
-                        dropped_attributes_count=dropped,
-                    )
-                    for tid, sid, state, flags, attrs, dropped in zip(
-                        row["lk_trace_id"],
-                        row["lk_span_id"],
-                        row["lk_trace_state"],
-                        row["lk_flags"],
-                        row["lk_attributes"],
-                        row["lk_dropped"],
-                        strict=True,
-                    )
-                ),
-                dropped_links_count=row["dropped_links_count"],
+                dropped_attributes_count=extras.dropped_attributes,
+                events=extras.events,
+                dropped_events_count=extras.dropped_events,
+                links=extras.links,
+                dropped_links_count=extras.dropped_links,
                 status=Status(code=StatusCode(row["status_code"]), message=text(row["status_message"])),
                 resource=resource,
                 scope=scope,

@@ -13,11 +13,11 @@ __all__ = [
     "COUNT_SPANS",
     "DEPENDENCIES",
     "GET_SPANS",
-    "GET_TRACE_RANGE",
     "OPERATIONS",
     "PROMOTED",
     "SERVICES",
     "SUMMARIES",
+    "TIME_BOUNDS",
     "SearchSql",
     "build_search",
 ]
@@ -35,32 +35,26 @@ PROMOTED: dict[str, str] = {
 
 _NS = "fromUnixTimestamp64Nano({%s:Int64})"
 
-GET_TRACE_RANGE = """
-SELECT count() AS n,
-       toUnixTimestamp64Nano(min(start_time)) AS start_ns,
-       toUnixTimestamp64Nano(max(end_time)) AS end_ns
-FROM $db.traces
-WHERE trace_id = unhex({trace_id:String})
-"""
-
+# One statement: the scalar subquery reads the trace's time range from `traces` (a point lookup on its
+# sort key), and the span scan is bounded by it, so the primary key prunes `spans` to the granules of
+# that second before the trace-id bloom filter runs. An unknown id gives an empty range and no rows.
+# One thread: a trace spans a few granules, and parallel reading only adds scheduling. The rarely set
+# fields come packed in `extras` (schema/0005_read_path.sql): one column read instead of seventeen.
 GET_SPANS = """
+WITH (SELECT (min(start_time), max(end_time)) FROM $db.traces WHERE trace_id = unhex({trace_id:String}))
+     AS trace_range
 SELECT span_id, parent_span_id, trace_state, flags, name, toInt8(kind) AS kind,
        toUnixTimestamp64Nano(timestamp) AS start_ns, duration_ns,
        toInt8(status_code) AS status_code, status_message,
-       attributes, attribute_types, dropped_attributes_count,
-       resource_attributes, resource_attribute_types, resource_dropped_attributes_count,
-       scope_name, scope_version, scope_attributes, scope_dropped_attributes_count,
-       events.time_unix_nano AS ev_time, events.name AS ev_name, events.attributes AS ev_attributes,
-       events.dropped_attributes_count AS ev_dropped, dropped_events_count,
-       links.trace_id AS lk_trace_id, links.span_id AS lk_span_id, links.trace_state AS lk_trace_state,
-       links.flags AS lk_flags, links.attributes AS lk_attributes,
-       links.dropped_attributes_count AS lk_dropped, dropped_links_count
+       attributes, attribute_types, resource_attributes, resource_attribute_types,
+       scope_name, scope_version, extras
 FROM $db.spans
 WHERE trace_id = unhex({trace_id:String})
-  AND timestamp >= fromUnixTimestamp64Nano({start_ns:Int64})
-  AND timestamp <= fromUnixTimestamp64Nano({end_ns:Int64})
+  AND timestamp >= trace_range.1
+  AND timestamp <= trace_range.2
 ORDER BY start_ns, span_id
 LIMIT 1 BY span_id
+SETTINGS max_threads = 1
 """
 
 SERVICES = "SELECT DISTINCT toString(service) AS service FROM $db.operations ORDER BY service"
@@ -84,6 +78,12 @@ ORDER BY parent, child
 """
 
 COUNT_SPANS = "SELECT count() AS n FROM $db.spans FINAL"
+
+# The time span of the stored spans (from part metadata: no column is read).
+TIME_BOUNDS = """
+SELECT toUnixTimestamp64Nano(min(timestamp)) AS lo, toUnixTimestamp64Nano(max(timestamp)) AS hi, count() AS n
+FROM $db.spans
+"""
 
 # Summaries of one page of trace ids (a comma-separated list of validated hex ids).
 SUMMARIES = """
@@ -159,33 +159,45 @@ def _span_conditions(query: TraceQuery, params: dict[str, str | int]) -> list[st
     return conds
 
 
-def build_search(query: TraceQuery) -> SearchSql:
+def build_search(query: TraceQuery, since_ns: int | None = None) -> SearchSql:
     """The page of trace ids with their page key `k` (ns), newest first, `limit + 1` rows.
 
     The key is the start of the trace's earliest matching span (with no span filter: the trace's
     start, read from `traces`). The cursor `(k, id)` is applied as `timestamp <= k` before grouping,
     which keeps each remaining trace's minimum exact: a trace whose key is at or before the cursor
     keeps the row that holds it, and a later trace has no row left. Then ties break on trace id.
+
+    `since_ns` restricts the search to a recent window: spans at or after it (or, from `traces`,
+    traces starting at or after it). A span-filtered window can overstate the key of a trace that
+    also matches before the window; `ClickHouseTraceStore.search` checks for that.
     """
     params: dict[str, str | int] = {"limit": query.limit + 1}
     conds = _span_conditions(query, params)
-    having = ""
+    having: list[str] = []
     if query.cursor is not None:
         start_ns, trace_id = decode_cursor(query.cursor)
         params["cursor_start"], params["cursor_trace"] = start_ns, trace_id
-        having = (
-            " HAVING k < {cursor_start:Int64}"
-            " OR (k = {cursor_start:Int64} AND trace_id < unhex({cursor_trace:String}))"
+        having.append(
+            "(k < {cursor_start:Int64}"
+            " OR (k = {cursor_start:Int64} AND trace_id < unhex({cursor_trace:String})))"
         )
+    if since_ns is not None:
+        params["since"] = since_ns
     if conds:
         if query.cursor is not None:
             conds.append("timestamp <= " + _NS % "cursor_start")
+        if since_ns is not None:
+            conds.append("timestamp >= " + _NS % "since")
         source, column = "$db.spans WHERE " + " AND ".join(conds), "timestamp"
     else:
         where = " WHERE start_time <= " + _NS % "cursor_start" if query.cursor is not None else ""
         source, column = "$db.traces" + where, "start_time"
+        if since_ns is not None:
+            # `traces` may hold several partial rows per trace: filter the minimum, not the rows.
+            having.append("k >= {since:Int64}")
+    having_sql = " HAVING " + " AND ".join(having) if having else ""
     sql = (
         f"SELECT lower(hex(trace_id)) AS id, toUnixTimestamp64Nano(min({column})) AS k FROM {source}"
-        f" GROUP BY trace_id{having} ORDER BY k DESC, trace_id DESC LIMIT {{limit:UInt32}}"
+        f" GROUP BY trace_id{having_sql} ORDER BY k DESC, trace_id DESC LIMIT {{limit:UInt32}}"
     )
     return SearchSql(sql, params)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from datatracing.pipeline.store._port import (
     TracePage,
     TraceQuery,
     TraceSummary,
+    decode_cursor,
     encode_cursor,
 )
 from datatracing.pipeline.store._read import rows_to_spans, text
@@ -30,10 +32,10 @@ from datatracing.pipeline.store._sql import (
     COUNT_SPANS,
     DEPENDENCIES,
     GET_SPANS,
-    GET_TRACE_RANGE,
     OPERATIONS,
     SERVICES,
     SUMMARIES,
+    TIME_BOUNDS,
     build_search,
 )
 
@@ -42,6 +44,9 @@ __all__ = ["ClickHouseTraceStore"]
 log = logging.getLogger(__name__)
 
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
+# Recent windows a search tries before the whole store (see `search`).
+_WINDOWS_NS = (5 * 60 * 10**9, 60 * 60 * 10**9)
+_BOUNDS_TTL_S = 10.0
 _KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
 
 _MIGRATIONS_TABLE = """
@@ -85,7 +90,7 @@ class ClickHouseTraceStore:
         >>> from datatracing.pipeline.store import open_store
         >>> store = open_store("chdb:///var/lib/datatracing")  # doctest: +SKIP
         >>> store.migrate()  # doctest: +SKIP
-        ['0001_spans.sql', '0002_traces.sql', '0003_operations.sql', '0004_codecs.sql']
+        ['0001_spans.sql', '0002_traces.sql', '0003_operations.sql', '0004_codecs.sql', '0005_read_path.sql']
     """
 
     def __init__(
@@ -102,6 +107,7 @@ class ClickHouseTraceStore:
         self._db = check_identifier(database)
         self._retention_days = retention_days
         self._schema_dir = schema_dir
+        self._bounds: tuple[float, tuple[int, int] | None] | None = None
         render("", self._db, retention_days)  # validate retention now, not at the first migrate
         if cluster is not None:
             try:
@@ -209,40 +215,78 @@ class ClickHouseTraceStore:
     # --- reads ------------------------------------------------------------------------------------
 
     def get_trace(self, trace_id: str) -> Trace | None:
-        """Look the trace up in `traces`, then read its spans bounded by its time range."""
+        """The trace's spans, read within its time range from `traces` (one statement)."""
         trace_id = trace_id.strip().lower()
         if not _HEX32.match(trace_id):
             return None
-        found = self._rows(GET_TRACE_RANGE, {"trace_id": trace_id})
-        if not found or found[0]["n"] == 0:
-            return None
-        start_ns, end_ns = found[0]["start_ns"], found[0]["end_ns"]
-        params: dict[str, str | int] = {
-            "trace_id": trace_id,
-            "start_ns": int(start_ns),
-            "end_ns": int(end_ns),
-        }
-        table = self._backend.query(self._sql(GET_SPANS), params)
+        table = self._backend.query(self._sql(GET_SPANS), {"trace_id": trace_id})
         if table.num_rows == 0:
             return None
         return Trace(trace_id=trace_id, spans=tuple(rows_to_spans(trace_id, table)))
 
     def search(self, query: TraceQuery) -> TracePage:
-        """Two bounded steps: the page of ids in order (`build_search`), then their summaries."""
-        built = build_search(query)
-        page = [(str(row["id"]), int(row["k"])) for row in self._rows(built.sql, built.params)]
-        next_cursor = None
-        if len(page) > query.limit:
-            page = page[: query.limit]
-            next_cursor = encode_cursor(page[-1][1], page[-1][0])
-        if not page:
-            return TracePage(traces=[], next_cursor=None)
-        found = {
-            str(row["id"]): row
-            for row in self._rows(SUMMARIES, {"ids": ",".join(trace_id for trace_id, _ in page)})
-        }
-        summaries = [_summary(found[trace_id]) for trace_id, _ in page if trace_id in found]
-        return TracePage(traces=summaries, next_cursor=next_cursor)
+        """The page of ids in order (`build_search`), then their summaries from `traces`.
+
+        Newest first only needs the newest matches, so the search first looks at the last five
+        minutes, then the last hour, of the stored spans, and at everything only when a window holds
+        too few matches. A window's page is kept only if it is exact: full, and made of traces that
+        started inside the window (a trace that started earlier might match before the window too,
+        which would make its key earlier).
+        """
+        needed = 0.0  # the width a window needs, judging by the windows already tried
+        for since, width in self._windows(query):
+            if width < needed:
+                continue
+            built = build_search(query, since)
+            page = [(str(row["id"]), int(row["k"])) for row in self._rows(built.sql, built.params)]
+            if since is not None and len(page) <= query.limit:
+                needed = width * (query.limit + 1) / max(len(page), 1)
+                continue
+            found = self._summaries([trace_id for trace_id, _ in page])
+            if since is not None and any(
+                trace_id not in found or found[trace_id].start_ns < since for trace_id, _ in page
+            ):
+                continue
+            next_cursor = None
+            if len(page) > query.limit:
+                page = page[: query.limit]
+                next_cursor = encode_cursor(page[-1][1], page[-1][0])
+            summaries = [found[trace_id] for trace_id, _ in page if trace_id in found]
+            return TracePage(traces=summaries, next_cursor=next_cursor)
+        raise AssertionError("the last search window is unbounded")  # pragma: no cover
+
+    def _summaries(self, trace_ids: list[str]) -> dict[str, TraceSummary]:
+        if not trace_ids:
+            return {}
+        rows = self._rows(SUMMARIES, {"ids": ",".join(trace_ids)})
+        return {str(row["id"]): _summary(row) for row in rows}
+
+    def _windows(self, query: TraceQuery) -> list[tuple[int | None, float]]:
+        """(window start, width) to try, narrowest first; the last is unbounded (`None`)."""
+        everything: tuple[int | None, float] = (None, float("inf"))
+        bounds = self._time_bounds()
+        if bounds is None:
+            return [everything]
+        lo, top = bounds
+        if query.end_ns is not None:
+            top = min(top, query.end_ns)
+        if query.cursor is not None:
+            top = min(top, decode_cursor(query.cursor)[0])
+        floor = max(lo, query.start_ns or 0)
+        windows: list[tuple[int | None, float]] = [
+            (top - width, width) for width in _WINDOWS_NS if top - width > floor
+        ]
+        return [*windows, everything]
+
+    def _time_bounds(self) -> tuple[int, int] | None:
+        """(oldest, newest) span start in the store, cached briefly: windows only need to be near."""
+        now = time.monotonic()
+        cached = self._bounds
+        if cached is None or cached[0] < now:
+            row = self._rows(TIME_BOUNDS)[0]
+            value = (int(row["lo"]), int(row["hi"])) if int(row["n"]) else None
+            cached = self._bounds = (now + _BOUNDS_TTL_S, value)
+        return cached[1]
 
     def services(self) -> list[str]:
         return [text(row["service"]) for row in self._rows(SERVICES)]
