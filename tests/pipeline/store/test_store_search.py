@@ -227,11 +227,11 @@ def test_cursor_encode_decode_round_trips(start: int, tid: str) -> None:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_search_windows_give_the_same_pages_as_a_full_scan(store: ClickHouseTraceStore, seed: int) -> None:
     """Traces spread over three hours, some running for minutes across the search windows' edges
-    (five minutes and one hour back): paging with windows gives the exact full-scan order."""
+    (one and sixteen minutes back): paging with windows gives the exact full-scan order."""
     rng = random.Random(seed)
     minute = 60 * 10**9
     spans, keys = [], {}
-    for _ in range(60):
+    for _ in range(200):
         tid = trace_id()
         start = rng.randrange(-120 * minute, 0)
         matching = []

@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 # Recent windows a search tries before the whole store (see `search`).
-_WINDOWS_NS = (5 * 60 * 10**9, 60 * 60 * 10**9)
+_WINDOWS_NS = (60 * 10**9, 16 * 60 * 10**9)
 _BOUNDS_TTL_S = 10.0
 _KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
 
@@ -227,8 +227,8 @@ class ClickHouseTraceStore:
     def search(self, query: TraceQuery) -> TracePage:
         """The page of ids in order (`build_search`), then their summaries from `traces`.
 
-        Newest first only needs the newest matches, so the search first looks at the last five
-        minutes, then the last hour, of the stored spans, and at everything only when a window holds
+        Newest first only needs the newest matches, so the search first looks at the last minute,
+        then the last 16 minutes, of the stored spans, and at everything only when a window holds
         too few matches. A window's page is kept only if it is exact: full, and made of traces that
         started inside the window (a trace that started earlier might match before the window too,
         which would make its key earlier).
