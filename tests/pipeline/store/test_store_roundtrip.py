@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from store_data import model_spans, rich_trace, span, trace_id
@@ -150,3 +152,29 @@ def test_get_trace_engine_decoded_rich_trace_equals_inserted_spans(store: ClickH
     store.insert(batch)
 
     assert store.get_trace(tid) == Trace.from_spans(spans)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_get_trace_rows_without_extras_read_the_server_default(
+    store: ClickHouseTraceStore, data: st.DataObject
+) -> None:
+    """A writer that leaves `extras` out (or rows from before migration 0005) gets it from the
+    column's DEFAULT, and reads back the same trace as the sink's own `extras`."""
+    tid = trace_id()
+    spans = data.draw(model_spans(tid))
+    batch = SpanBatch.from_spans(spans)
+    table = batch.table
+
+    store.insert(SpanBatch(table.drop_columns(["extras"])))
+    server = store.backend.query(
+        f"SELECT span_id, extras FROM {store.database}.spans WHERE trace_id = unhex({{t:String}})",
+        {"t": tid},
+    ).to_pylist()
+
+    assert store.get_trace(tid) == Trace.from_spans(spans)
+    ours = dict(zip(table.column("span_id").to_pylist(), table.column("extras").to_pylist(), strict=True))
+    for row in server:
+        assert (row["extras"] == "") == (ours[row["span_id"]] == "")
+        if ours[row["span_id"]]:
+            assert json.loads(row["extras"]) == json.loads(ours[row["span_id"]])

@@ -4,11 +4,12 @@ Two decoders give the same rows. With an `OtlpStage` (the store's embedded engin
 parses the whole batch in C++ and `_vector` flattens it with Arrow kernels; the messages that path
 leaves out (invalid spans, repeated keys, deeply nested values) and every batch without a stage go
 through `_columns`, which reads protobuf fields in Python. `parent_service` is filled last, over the
-whole batch, so a parent in any message of the batch counts.
+whole batch, so a parent in any message of the batch counts; so is `extras`.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Sequence
 
@@ -18,7 +19,7 @@ import pyarrow.compute as pc
 from datatracing.errors import InvalidDataError
 from datatracing.model import Span
 from datatracing.pipeline.audit import SamplingAudit
-from datatracing.pipeline.store._columns import SPANS_SCHEMA, Columns, Group
+from datatracing.pipeline.store._columns import COMPUTED, SPANS_SCHEMA, Columns, Group
 from datatracing.pipeline.store._stage import OtlpStage, StageError
 from datatracing.pipeline.store._vector import flatten, needs_python
 from datatracing.wire import encode_spans, parse_request
@@ -39,13 +40,64 @@ def _parent_services(arrays: dict[str, pa.Array]) -> pa.Array:
     return pc.if_else(pc.equal(arrays["parent_span_id"], _ZERO8), "", found)
 
 
+# `extras` (schema/0005_read_path.sql): these fields, in this order, as one JSON array.
+_EXTRAS = (
+    "dropped_attributes_count",
+    "resource_dropped_attributes_count",
+    "scope_attributes",
+    "scope_dropped_attributes_count",
+    "events.time_unix_nano",
+    "events.name",
+    "events.attributes",
+    "events.dropped_attributes_count",
+    "dropped_events_count",
+    "links.trace_id",
+    "links.span_id",
+    "links.trace_state",
+    "links.flags",
+    "links.attributes",
+    "links.dropped_attributes_count",
+    "dropped_links_count",
+)
+
+
+def _extras(arrays: dict[str, pa.Array]) -> pa.Array:
+    """The `extras` text of each span: '' unless a rarely set field is set (then JSON, built in
+    Python for those rows only). The server computes the same from the columns when a writer leaves
+    the column out."""
+    rare = [
+        pc.not_equal(arrays[name], 0)
+        for name in _EXTRAS
+        if pa.types.is_integer(SPANS_SCHEMA.field(name).type)
+    ]
+    rare += [
+        pc.not_equal(arrays["scope_attributes"], ""),
+        pc.greater(pc.list_value_length(arrays["events.name"]), 0),
+        pc.greater(pc.list_value_length(arrays["links.trace_id"]), 0),
+    ]
+    mask = rare[0]
+    for more in rare[1:]:
+        mask = pc.or_(mask, more)
+    empty = pa.repeat(pa.scalar("", pa.string()), len(mask))
+    rows = pc.indices_nonzero(mask)
+    if len(rows) == 0:
+        return empty
+    texts = []
+    for values in pa.table({name: pc.take(arrays[name], rows) for name in _EXTRAS}).to_pylist():
+        values["links.trace_id"] = [v.hex() for v in values["links.trace_id"]]
+        values["links.span_id"] = [v.hex() for v in values["links.span_id"]]
+        texts.append(json.dumps([values[name] for name in _EXTRAS], separators=(",", ":")))
+    return pc.replace_with_mask(empty, mask, pa.array(texts, pa.string()))
+
+
 def _table(parts: list[dict[str, pa.Array]]) -> pa.Table:
-    names = [name for name in SPANS_SCHEMA.names if name != "parent_service"]
+    names = [name for name in SPANS_SCHEMA.names if name not in COMPUTED]
     arrays = {
         name: pa.concat_arrays([part[name].cast(SPANS_SCHEMA.field(name).type) for part in parts])
         for name in names
     }
     arrays["parent_service"] = _parent_services(arrays)
+    arrays["extras"] = _extras(arrays)
     return pa.Table.from_arrays([arrays[name] for name in SPANS_SCHEMA.names], schema=SPANS_SCHEMA)
 
 

@@ -17,7 +17,7 @@ from datatracing.errors import InvalidDataError
 from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.store._codec import T_STRING, encode_json_attributes, encode_pb_value
 
-__all__ = ["SPANS_SCHEMA", "Columns", "Group"]
+__all__ = ["COMPUTED", "SPANS_SCHEMA", "Columns", "Group"]
 
 _ZERO8, _ZERO16 = b"\x00" * 8, b"\x00" * 16
 _MAX_NS = 2**63 - 1  # DateTime64(9) is a signed 64-bit count of nanoseconds
@@ -66,8 +66,12 @@ SPANS_SCHEMA = pa.schema(
         ("policy", _STR),
         ("policy_version", _STR),
         ("sample_rate", pa.float64()),
+        ("extras", _STR),
     ]
 )
+
+#: Columns `SpanBatch` computes over the whole batch, after the decoders.
+COMPUTED = frozenset({"parent_service", "extras"})
 
 # Columns that are constant for a (resource, scope, message) group; spread over spans by `take`.
 _GROUP_FIELDS = (
@@ -267,7 +271,7 @@ class Columns:
             self.lk_dropped.append(lk.dropped_attributes_count)
 
     def arrays(self) -> dict[str, pa.Array]:
-        """All buffered spans as Arrow arrays by `SPANS_SCHEMA` name (all but `parent_service`)."""
+        """All buffered spans as Arrow arrays by `SPANS_SCHEMA` name (all but `COMPUTED`)."""
         f = SPANS_SCHEMA.field
         groups = pa.table({name: pa.array(self.groups[name], f(name).type) for name in _GROUP_FIELDS}).take(
             pa.array(self.group, pa.int32())
@@ -320,7 +324,7 @@ class Columns:
         return {
             name: own[name] if name in own else groups.column(name).combine_chunks()
             for name in SPANS_SCHEMA.names
-            if name != "parent_service"
+            if name not in COMPUTED
         }
 
 

@@ -267,7 +267,7 @@ def _service(resources: pa.Array) -> pa.Array:
 
 
 def flatten(table: pa.Table, audits: Sequence[SamplingAudit]) -> FlatBatch:
-    """Columns of `spans` (all but `parent_service`) for every span of `table`'s messages.
+    """Columns of `spans` (all but the batch's computed ones) for every span of `table`'s messages.
 
     `audits[i]` is the audit of the message with `dt_index == i`.
     """
