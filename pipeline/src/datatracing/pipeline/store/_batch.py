@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from datatracing.errors import InvalidDataError
 from datatracing.model import Span
 from datatracing.pipeline.audit import SamplingAudit
-from datatracing.pipeline.store._columns import COMPUTED, SPANS_SCHEMA, Columns, Group
+from datatracing.pipeline.store._columns import COMPUTED, EXTRAS_FIELDS, SPANS_SCHEMA, Columns, Group
 from datatracing.pipeline.store._stage import OtlpStage, StageError
 from datatracing.pipeline.store._vector import flatten, needs_python
 from datatracing.wire import encode_spans, parse_request
@@ -40,34 +40,13 @@ def _parent_services(arrays: dict[str, pa.Array]) -> pa.Array:
     return pc.if_else(pc.equal(arrays["parent_span_id"], _ZERO8), "", found)
 
 
-# `extras` (schema/0005_read_path.sql): these fields, in this order, as one JSON array.
-_EXTRAS = (
-    "dropped_attributes_count",
-    "resource_dropped_attributes_count",
-    "scope_attributes",
-    "scope_dropped_attributes_count",
-    "events.time_unix_nano",
-    "events.name",
-    "events.attributes",
-    "events.dropped_attributes_count",
-    "dropped_events_count",
-    "links.trace_id",
-    "links.span_id",
-    "links.trace_state",
-    "links.flags",
-    "links.attributes",
-    "links.dropped_attributes_count",
-    "dropped_links_count",
-)
-
-
 def _extras(arrays: dict[str, pa.Array]) -> pa.Array:
     """The `extras` text of each span: '' unless a rarely set field is set (then JSON, built in
     Python for those rows only). The server computes the same from the columns when a writer leaves
     the column out."""
     rare = [
         pc.not_equal(arrays[name], 0)
-        for name in _EXTRAS
+        for name in EXTRAS_FIELDS
         if pa.types.is_integer(SPANS_SCHEMA.field(name).type)
     ]
     rare += [
@@ -83,10 +62,10 @@ def _extras(arrays: dict[str, pa.Array]) -> pa.Array:
     if len(rows) == 0:
         return empty
     texts = []
-    for values in pa.table({name: pc.take(arrays[name], rows) for name in _EXTRAS}).to_pylist():
+    for values in pa.table({name: pc.take(arrays[name], rows) for name in EXTRAS_FIELDS}).to_pylist():
         values["links.trace_id"] = [v.hex() for v in values["links.trace_id"]]
         values["links.span_id"] = [v.hex() for v in values["links.span_id"]]
-        texts.append(json.dumps([values[name] for name in _EXTRAS], separators=(",", ":")))
+        texts.append(json.dumps([values[name] for name in EXTRAS_FIELDS], separators=(",", ":")))
     return pc.replace_with_mask(empty, mask, pa.array(texts, pa.string()))
 
 

@@ -17,7 +17,7 @@ from datatracing.errors import InvalidDataError
 from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.store._codec import T_STRING, encode_json_attributes, encode_pb_value
 
-__all__ = ["COMPUTED", "SPANS_SCHEMA", "Columns", "Group"]
+__all__ = ["COMPUTED", "EXTRAS_FIELDS", "SPANS_SCHEMA", "Columns", "Group"]
 
 _ZERO8, _ZERO16 = b"\x00" * 8, b"\x00" * 16
 _MAX_NS = 2**63 - 1  # DateTime64(9) is a signed 64-bit count of nanoseconds
@@ -72,6 +72,27 @@ SPANS_SCHEMA = pa.schema(
 
 #: Columns `SpanBatch` computes over the whole batch, after the decoders.
 COMPUTED = frozenset({"parent_service", "extras"})
+
+#: The fields packed into `extras`, in the order of its JSON array (schema/0005_read_path.sql;
+#: link ids as hex). Written by `SpanBatch` and the column's DEFAULT, read by `rows_to_spans`.
+EXTRAS_FIELDS = (
+    "dropped_attributes_count",
+    "resource_dropped_attributes_count",
+    "scope_attributes",
+    "scope_dropped_attributes_count",
+    "events.time_unix_nano",
+    "events.name",
+    "events.attributes",
+    "events.dropped_attributes_count",
+    "dropped_events_count",
+    "links.trace_id",
+    "links.span_id",
+    "links.trace_state",
+    "links.flags",
+    "links.attributes",
+    "links.dropped_attributes_count",
+    "dropped_links_count",
+)
 
 # Columns that are constant for a (resource, scope, message) group; spread over spans by `take`.
 _GROUP_FIELDS = (

@@ -19,6 +19,7 @@ from datatracing.model import (
     StatusCode,
 )
 from datatracing.pipeline.store._codec import decode_json_attributes, decode_map
+from datatracing.pipeline.store._columns import EXTRAS_FIELDS
 
 __all__ = ["rows_to_spans", "text"]
 
@@ -42,10 +43,7 @@ class _Extras:
     def parse(cls, value: Any) -> _Extras:
         if not value:
             return _NO_EXTRAS
-        (
-            dropped, res_dropped, scope_attrs, scope_dropped, ev_time, ev_name, ev_attrs, ev_dropped,
-            dropped_events, lk_trace, lk_span, lk_state, lk_flags, lk_attrs, lk_dropped, dropped_links,
-        ) = json.loads(text(value))  # fmt: skip
+        f = dict(zip(EXTRAS_FIELDS, json.loads(text(value)), strict=True))
         events = tuple(
             SpanEvent(
                 name=name,
@@ -53,7 +51,13 @@ class _Extras:
                 attributes=decode_json_attributes(attrs),
                 dropped_attributes_count=int(n),
             )
-            for time, name, attrs, n in zip(ev_time, ev_name, ev_attrs, ev_dropped, strict=True)
+            for time, name, attrs, n in zip(
+                f["events.time_unix_nano"],
+                f["events.name"],
+                f["events.attributes"],
+                f["events.dropped_attributes_count"],
+                strict=True,
+            )
         )
         links = tuple(
             SpanLink(
@@ -65,13 +69,25 @@ class _Extras:
                 dropped_attributes_count=int(n),
             )
             for trace, span, state, flags, attrs, n in zip(
-                lk_trace, lk_span, lk_state, lk_flags, lk_attrs, lk_dropped, strict=True
+                f["links.trace_id"],
+                f["links.span_id"],
+                f["links.trace_state"],
+                f["links.flags"],
+                f["links.attributes"],
+                f["links.dropped_attributes_count"],
+                strict=True,
             )
         )
         return cls(
-            int(dropped), int(res_dropped), scope_attrs, int(scope_dropped),
-            events, int(dropped_events), links, int(dropped_links),
-        )  # fmt: skip
+            dropped_attributes=int(f["dropped_attributes_count"]),
+            resource_dropped_attributes=int(f["resource_dropped_attributes_count"]),
+            scope_attributes=f["scope_attributes"],
+            scope_dropped_attributes=int(f["scope_dropped_attributes_count"]),
+            events=events,
+            dropped_events=int(f["dropped_events_count"]),
+            links=links,
+            dropped_links=int(f["dropped_links_count"]),
+        )
 
 
 _NO_EXTRAS = _Extras()
