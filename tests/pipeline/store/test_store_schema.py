@@ -7,19 +7,28 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from store_data import StoreFactory
+from store_data import StoreFactory, rich_trace, trace_id
 
 from datatracing.pipeline.errors import ConfigError
 from datatracing.pipeline.store import (
     ClickHouseTraceStore,
+    SpanBatch,
     StoreQueryError,
     StoreSchemaError,
+    TraceQuery,
     cluster_statements,
 )
 from datatracing.pipeline.store._schema import default_schema_dir, load_migrations, render, split_statements
 from datatracing.pipeline.store._sql import PROMOTED
 
-ALL = ["0001_spans.sql", "0002_traces.sql", "0003_operations.sql", "0004_codecs.sql", "0005_read_path.sql"]
+ALL = [
+    "0001_spans.sql",
+    "0002_traces.sql",
+    "0003_operations.sql",
+    "0004_codecs.sql",
+    "0005_read_path.sql",
+    "0006_spans_layout.sql",
+]
 
 
 def _copy_schema(tmp_path: Path) -> Path:
@@ -80,6 +89,41 @@ def test_migrate_database_from_newer_version_refused(store_factory: StoreFactory
 
     with pytest.raises(StoreSchemaError, match=r"does not know: 0003_operations\.sql"):
         store.migrate()
+
+
+def test_migrate_rebuild_0006_keeps_every_span_and_the_views(
+    store_factory: StoreFactory, tmp_path: Path
+) -> None:
+    schema = _copy_schema(tmp_path)
+    rebuild = schema / "0006_spans_layout.sql"
+    text = rebuild.read_text()
+    rebuild.unlink()
+    store = store_factory(schema_dir=schema)
+    before = [trace_id(n) for n in range(1, 6)]
+    store.insert(
+        SpanBatch.from_spans([s for n, tid in enumerate(before) for s in rich_trace(tid, n * 10**9)])
+    )
+    expected = {tid: store.get_trace(tid) for tid in before}
+    rebuild.write_text(text)
+
+    assert store.migrate() == ["0006_spans_layout.sql"]
+
+    assert store.count_spans() == 15
+    assert {tid: store.get_trace(tid) for tid in before} == expected
+    ddl = store.backend.query(f"SHOW CREATE TABLE {store.database}.spans").column(0)[0].as_py()
+    assert "ORDER BY (tenant, service, toDateTime(timestamp), trace_id, span_id)" in ddl
+    left = store.backend.query(
+        "SELECT name FROM system.tables WHERE database = {db:String} AND name LIKE 'spans_v6%'",
+        {"db": store.database},
+    )
+    assert left.num_rows == 0
+    # traces_mv and operations_mv followed the name `spans` to the new table.
+    late = trace_id(99)
+    store.insert(SpanBatch.from_spans(rich_trace(late, 10 * 10**9)))
+    page = store.search(TraceQuery(limit=10))
+    assert page.traces[0].trace_id == late
+    assert len(page.traces) == 6
+    assert "db" in store.services()
 
 
 def test_migrate_retention_days_sets_ttl(store_factory: StoreFactory) -> None:
@@ -158,14 +202,38 @@ def test_cluster_statements_rewrites_every_migration() -> None:
     assert "ENGINE = Distributed('main', 'dt', 'operations_local', rand())" in text
     assert "TO dt.traces_local AS" in text
     assert "FROM dt.spans_local" in text
-    assert not re.search(r"FROM dt\.spans\b(?!_)", text)
-    assert sum("CREATE MATERIALIZED VIEW" in s for s in out) == 2
+    # Views read local tables; only a rebuild's copy reads the Distributed one (on every shard).
+    assert not any(re.search(r"FROM dt\.spans\b(?!_)", s) for s in out if not s.startswith("INSERT"))
+    assert sum("CREATE MATERIALIZED VIEW" in s for s in out) == 3
     assert any(re.match(r"ALTER TABLE dt.spans_local ON CLUSTER 'main'\s+MODIFY COLUMN", s) for s in out)
     # A new column goes to the local table and to the Distributed one; settings only to the local.
     assert any(re.match(r"ALTER TABLE dt.spans_local ON CLUSTER 'main'\s+ADD COLUMN", s) for s in out)
     assert any(re.match(r"ALTER TABLE dt.spans ON CLUSTER 'main'\s+ADD COLUMN", s) for s in out)
     assert any(re.match(r"ALTER TABLE dt.traces_local ON CLUSTER 'main' MODIFY SETTING", s) for s in out)
     assert not any(re.match(r"ALTER TABLE dt.traces ON CLUSTER", s) for s in out)
+
+
+def test_cluster_statements_rebuild_copies_per_shard_and_swaps_local_tables() -> None:
+    out = cluster_statements(
+        [s for m in load_migrations() if m.name.startswith("0006") for s in m.statements("dt", 30)], "main"
+    )
+
+    assert "ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/dt/spans_v6_local'" in out[0]
+    assert "TO dt.spans_v6_local AS" in out[2]
+    assert "FROM dt.spans_local" in out[2]
+    assert out[3] == (
+        "INSERT INTO dt.spans_v6 SELECT * FROM dt.spans SETTINGS parallel_distributed_insert_select = 2"
+    )
+    assert out[4] == "EXCHANGE TABLES dt.spans_local AND dt.spans_v6_local ON CLUSTER 'main'"
+    assert out[5] == (
+        "CREATE OR REPLACE TABLE dt.spans ON CLUSTER 'main' AS dt.spans_local "
+        "ENGINE = Distributed('main', 'dt', 'spans_local', cityHash64(trace_id))"
+    )
+    assert out[7:] == [
+        "DROP VIEW IF EXISTS dt.spans_v6_forward ON CLUSTER 'main'",
+        "DROP TABLE IF EXISTS dt.spans_v6 ON CLUSTER 'main'",
+        "DROP TABLE IF EXISTS dt.spans_v6_local ON CLUSTER 'main' SYNC",
+    ]
 
 
 def test_cluster_statements_output_is_valid_sql(store: ClickHouseTraceStore) -> None:
@@ -175,7 +243,8 @@ def test_cluster_statements_output_is_valid_sql(store: ClickHouseTraceStore) -> 
             .column("f")[0]
             .as_py()
         )
-        assert "ON CLUSTER main" in formatted
+        # INSERT has no ON CLUSTER: it runs on the Distributed tables.
+        assert "ON CLUSTER main" in formatted or formatted.startswith("INSERT INTO dt.spans_v6")
 
 
 def test_cluster_statements_ledger_replicated_not_sharded() -> None:
@@ -190,6 +259,8 @@ def test_cluster_statements_ledger_replicated_not_sharded() -> None:
     "statement",
     [
         "DROP TABLE dt.spans",
+        "EXCHANGE TABLES dt.schema_migrations AND dt.other",
+        "INSERT INTO dt.spans SELECT * FROM dt.spans_v6 WHERE 1",
         "ALTER TABLE dt.spans DROP COLUMN x",
         "ALTER TABLE dt.spans MODIFY COLUMN x CODEC(ZSTD(1)), DROP COLUMN y",
         "ALTER TABLE dt.spans ADD COLUMN x UInt8, MODIFY SETTING index_granularity = 1",

@@ -13,7 +13,14 @@ For a cluster named `c`, every rendered statement is rewritten:
 - `ALTER TABLE d.t MODIFY COLUMN|MODIFY SETTING ...` (codecs, types, storage settings) -> the same on
   `d.t_local ON CLUSTER 'c'` (a Distributed table stores nothing, so only the local tables change);
 - `ALTER TABLE d.t ADD COLUMN ...` -> the same on `d.t_local` and on `d.t`, both `ON CLUSTER 'c'`
-  (the Distributed table was created `AS` the local one, and keeps its columns).
+  (the Distributed table was created `AS` the local one, and keeps its columns);
+- `INSERT INTO d.a SELECT * FROM d.b` (a table rebuild's copy) -> the same over the Distributed tables
+  with `parallel_distributed_insert_select = 2`: every shard copies its own rows locally;
+- `EXCHANGE TABLES d.a AND d.b` -> the local tables exchanged `ON CLUSTER`, then both Distributed
+  tables re-created `AS` their (new) local tables, so their columns match again. Only tables sharded
+  by trace id are ever rebuilt, so both are sharded by `cityHash64(trace_id)`;
+- `DROP VIEW d.v` -> `ON CLUSTER`; `DROP TABLE d.t` -> the Distributed and the local table, both
+  `ON CLUSTER` (the local one `SYNC`, so its replication path is free at once).
 
 Queries and inserts keep using the plain names (`d.spans`), which are the Distributed tables.
 Tables in `GLOBAL_TABLES` (the migration ledger) are replicated to every node and not sharded.
@@ -32,6 +39,9 @@ _TABLE = re.compile(r"^CREATE TABLE IF NOT EXISTS (\w+)\.(\w+)(\s*\()", re.DOTAL
 _ENGINE = re.compile(r"ENGINE = (\w*)MergeTree(?:\(([^)]*)\))?")
 _VIEW = re.compile(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+)\.(\w+) TO (\w+)\.(\w+) AS(.*)$", re.DOTALL)
 _ALTER = re.compile(r"^ALTER TABLE (\w+)\.(\w+)(\s+(?:MODIFY|ADD) .*)$", re.DOTALL)
+_COPY = re.compile(r"^INSERT INTO (\w+)\.(\w+) SELECT \* FROM (\w+)\.(\w+)$")
+_EXCHANGE = re.compile(r"^EXCHANGE TABLES (\w+)\.(\w+) AND (\w+)\.(\w+)$")
+_DROP = re.compile(r"^DROP (TABLE|VIEW) IF EXISTS (\w+)\.(\w+)$")
 _FROM = re.compile(r"\bFROM (\w+)\.(\w+)")
 _COMMENT = re.compile(r"^\s*--[^\n]*\n", re.MULTILINE)
 _CLUSTER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
@@ -69,6 +79,15 @@ def cluster_statements(statements: list[str], cluster: str) -> list[str]:
             out.append(f"ALTER TABLE {db}.{local}{on}{commands}")
             if kind == "columns" and local != name:
                 out.append(f"ALTER TABLE {db}.{name}{on}{commands}")
+        elif m := _COPY.match(statement):
+            out.append(statement + " SETTINGS parallel_distributed_insert_select = 2")
+        elif m := _EXCHANGE.match(statement):
+            out.extend(_exchange(m.group(1), m.group(2), m.group(3), m.group(4), cluster, on))
+        elif m := _DROP.match(statement):
+            kind, db, name = m.groups()
+            out.append(f"DROP {kind} IF EXISTS {db}.{name}{on}")
+            if kind == "TABLE" and name not in GLOBAL_TABLES:
+                out.append(f"DROP TABLE IF EXISTS {db}.{name}_local{on} SYNC")
         else:
             raise ValueError(f"cannot rewrite for a cluster: {statement[:80]!r}")
     return out
@@ -98,6 +117,25 @@ def _alter_kind(commands: str) -> str | None:
     return None
 
 
+def _distributed(db: str, name: str, cluster: str, on: str, key: str, *, replace: bool = False) -> str:
+    create = "CREATE OR REPLACE TABLE" if replace else "CREATE TABLE IF NOT EXISTS"
+    return (
+        f"{create} {db}.{name}{on} AS {db}.{name}_local "
+        f"ENGINE = Distributed('{cluster}', '{db}', '{name}_local', {key})"
+    )
+
+
+def _exchange(db: str, a: str, db_b: str, b: str, cluster: str, on: str) -> list[str]:
+    if db != db_b or a in GLOBAL_TABLES or b in GLOBAL_TABLES:
+        raise ValueError(f"cannot rewrite for a cluster: EXCHANGE of {db}.{a} and {db_b}.{b}")
+    key = "cityHash64(trace_id)"
+    return [
+        f"EXCHANGE TABLES {db}.{a}_local AND {db}.{b}_local{on}",
+        _distributed(db, a, cluster, on, key, replace=True),
+        _distributed(db, b, cluster, on, key, replace=True),
+    ]
+
+
 def _table(statement: str, m: re.Match[str], cluster: str, on: str) -> list[str]:
     db, name, paren = m.groups()
     engine = _ENGINE.search(statement)
@@ -115,8 +153,4 @@ def _table(statement: str, m: re.Match[str], cluster: str, on: str) -> list[str]
     if is_global:
         return [local_sql]
     key = "cityHash64(trace_id)" if re.search(r"^\s*trace_id\s", body, re.MULTILINE) else "rand()"
-    distributed = (
-        f"CREATE TABLE IF NOT EXISTS {db}.{name}{on} AS {db}.{local} "
-        f"ENGINE = Distributed('{cluster}', '{db}', '{local}', {key})"
-    )
-    return [local_sql, distributed]
+    return [local_sql, _distributed(db, name, cluster, on, key)]

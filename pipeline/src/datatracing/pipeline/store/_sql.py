@@ -109,8 +109,24 @@ class SearchSql:
     params: dict[str, str | int] = field(default_factory=dict)
 
 
-def _span_conditions(query: TraceQuery, params: dict[str, str | int]) -> list[str]:
-    conds: list[str] = []
+@dataclass
+class _Filters:
+    """A search's span conditions: `prewhere` (read first, on the few granules the bloom filters
+    keep), `where`, and the skip indexes that cannot prune this query (skipping them saves reading
+    their filters for every granule)."""
+
+    prewhere: list[str] = field(default_factory=list)
+    where: list[str] = field(default_factory=list)
+    ignore: list[str] = field(default_factory=list)
+
+
+# The key bloom filter of each attribute map: only a search for a missing key ('' value) uses it.
+_KEY_INDEXES = {"attributes": "idx_attribute_keys", "resource_attributes": "idx_resource_keys"}
+
+
+def _span_conditions(query: TraceQuery, params: dict[str, str | int]) -> _Filters:
+    filters = _Filters()
+    conds = filters.where
     if query.tenant is not None:
         conds.append("tenant = {tenant:String}")
         params["tenant"] = query.tenant
@@ -135,11 +151,12 @@ def _span_conditions(query: TraceQuery, params: dict[str, str | int]) -> list[st
     if query.max_duration_ns is not None:
         conds.append("duration_ns <= {max_duration_ns:UInt64}")
         params["max_duration_ns"] = query.max_duration_ns
-    for prefix, column, filters in (
+    for prefix, column, wanted in (
         ("a", "attributes", query.attributes),
         ("r", "resource_attributes", query.resource_attributes),
     ):
-        for i, (key, value) in enumerate(sorted(filters.items())):
+        key_index_needed = False
+        for i, (key, value) in enumerate(sorted(wanted.items())):
             k, v = f"{prefix}k{i}", f"{prefix}v{i}"
             params[k], params[v] = key, value
             promoted = PROMOTED.get(key) if column == "attributes" else None
@@ -148,15 +165,17 @@ def _span_conditions(query: TraceQuery, params: dict[str, str | int]) -> list[st
                 # instead of the whole map.
                 conds.append(f"{promoted} = {{{v}:String}}")
             elif value:
-                # has(mapValues) lets the bloom-filter skip index prune granules; the subscript is
-                # the exact test.
-                conds.append(
-                    f"has(mapValues({column}), {{{v}:String}}) AND {column}[{{{k}:String}}] = {{{v}:String}}"
-                )
+                # has(mapValues) lets the value bloom filters prune granules, and as PREWHERE reads
+                # only the values of what they keep; the subscript is the exact test.
+                filters.prewhere.append(f"has(mapValues({column}), {{{v}:String}})")
+                conds.append(f"{column}[{{{k}:String}}] = {{{v}:String}}")
             else:
                 # A missing key also reads as '': require the key (its bloom filter helps too).
                 conds.append(f"mapContains({column}, {{{k}:String}}) AND {column}[{{{k}:String}}] = ''")
-    return conds
+                key_index_needed = True
+        if wanted and not key_index_needed:
+            filters.ignore.append(_KEY_INDEXES[column])
+    return filters
 
 
 def build_search(query: TraceQuery, since_ns: int | None = None) -> SearchSql:
@@ -172,7 +191,8 @@ def build_search(query: TraceQuery, since_ns: int | None = None) -> SearchSql:
     also matches before the window; `ClickHouseTraceStore.search` checks for that.
     """
     params: dict[str, str | int] = {"limit": query.limit + 1}
-    conds = _span_conditions(query, params)
+    filters = _span_conditions(query, params)
+    conds = filters.where
     having: list[str] = []
     if query.cursor is not None:
         start_ns, trace_id = decode_cursor(query.cursor)
@@ -183,12 +203,16 @@ def build_search(query: TraceQuery, since_ns: int | None = None) -> SearchSql:
         )
     if since_ns is not None:
         params["since"] = since_ns
+    settings = ""
     if conds:
         if query.cursor is not None:
             conds.append("timestamp <= " + _NS % "cursor_start")
         if since_ns is not None:
             conds.append("timestamp >= " + _NS % "since")
-        source, column = "$db.spans WHERE " + " AND ".join(conds), "timestamp"
+        prewhere = " PREWHERE " + " AND ".join(filters.prewhere) if filters.prewhere else ""
+        source, column = f"$db.spans{prewhere} WHERE " + " AND ".join(conds), "timestamp"
+        if filters.ignore:
+            settings = " SETTINGS ignore_data_skipping_indices = '" + ",".join(filters.ignore) + "'"
     else:
         where = " WHERE start_time <= " + _NS % "cursor_start" if query.cursor is not None else ""
         source, column = "$db.traces" + where, "start_time"
@@ -198,6 +222,6 @@ def build_search(query: TraceQuery, since_ns: int | None = None) -> SearchSql:
     having_sql = " HAVING " + " AND ".join(having) if having else ""
     sql = (
         f"SELECT lower(hex(trace_id)) AS id, toUnixTimestamp64Nano(min({column})) AS k FROM {source}"
-        f" GROUP BY trace_id{having_sql} ORDER BY k DESC, trace_id DESC LIMIT {{limit:UInt32}}"
+        f" GROUP BY trace_id{having_sql} ORDER BY k DESC, trace_id DESC LIMIT {{limit:UInt32}}{settings}"
     )
     return SearchSql(sql, params)

@@ -90,7 +90,7 @@ class ClickHouseTraceStore:
         >>> from datatracing.pipeline.store import open_store
         >>> store = open_store("chdb:///var/lib/datatracing")  # doctest: +SKIP
         >>> store.migrate()  # doctest: +SKIP
-        ['0001_spans.sql', '0002_traces.sql', '0003_operations.sql', '0004_codecs.sql', '0005_read_path.sql']
+        ['0001_spans.sql', '0002_traces.sql', ..., '0006_spans_layout.sql']
     """
 
     def __init__(
