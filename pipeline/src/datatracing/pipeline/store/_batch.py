@@ -98,7 +98,8 @@ def _staged(
         return None, list(range(len(messages)))
     rest = [i for i in range(len(messages)) if i not in taken]
     audits = [audit for _, audit in messages]
-    return flatten(nested.filter(pa.array(keep, pa.bool_())), audits), rest
+    kept = nested if all(keep) else nested.filter(pa.array(keep, pa.bool_()))
+    return flatten(kept, audits), rest
 
 
 class SpanBatch:
