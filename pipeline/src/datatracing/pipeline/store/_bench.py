@@ -19,7 +19,7 @@ from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.config import SinkSettings
 from datatracing.pipeline.store._open import open_store
 from datatracing.pipeline.store._port import TraceQuery
-from datatracing.pipeline.store._store import ClickHouseTraceStore
+from datatracing.pipeline.store._store import TABLES, ClickHouseTraceStore
 
 __all__ = ["generate_messages", "measure_queries", "run_store_bench"]
 
@@ -179,7 +179,7 @@ def _insert(store: ClickHouseTraceStore, messages: list[bytes]) -> dict[str, flo
 
 
 def _merges(store: ClickHouseTraceStore, action: str) -> None:
-    for table in ("spans", "traces", "operations"):
+    for table in TABLES:
         store.backend.execute(f"SYSTEM {action} MERGES {store.database}.{table}")
 
 

@@ -79,7 +79,7 @@ def cluster_statements(statements: list[str], cluster: str) -> list[str]:
             out.append(f"ALTER TABLE {db}.{local}{on}{commands}")
             if kind == "columns" and local != name:
                 out.append(f"ALTER TABLE {db}.{name}{on}{commands}")
-        elif m := _COPY.match(statement):
+        elif _COPY.match(statement):
             out.append(statement + " SETTINGS parallel_distributed_insert_select = 2")
         elif m := _EXCHANGE.match(statement):
             out.extend(_exchange(m.group(1), m.group(2), m.group(3), m.group(4), cluster, on))

@@ -39,7 +39,7 @@ from datatracing.pipeline.store._sql import (
     build_search,
 )
 
-__all__ = ["ClickHouseTraceStore"]
+__all__ = ["TABLES", "ClickHouseTraceStore"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,8 @@ _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 # Recent windows a search tries before the whole store (see `search`).
 _WINDOWS_NS = (60 * 10**9, 16 * 60 * 10**9)
 _BOUNDS_TTL_S = 10.0
+#: The tables that hold data (merged by `optimize`).
+TABLES = ("spans", "traces", "operations")
 _KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
 
 _MIGRATIONS_TABLE = """
@@ -314,7 +316,7 @@ class ClickHouseTraceStore:
     def optimize(self) -> None:
         """Merge parts now (benchmarks and tests; production leaves merging to the server)."""
         on = "" if self._cluster is None else f"_local ON CLUSTER '{self._cluster}'"
-        for table in ("spans", "traces", "operations"):
+        for table in TABLES:
             self._backend.execute(f"OPTIMIZE TABLE {self._db}.{table}{on} FINAL")
 
     def close(self) -> None:
