@@ -82,7 +82,12 @@ class SamplerProcess:
         policy.write_text(json.dumps(BENCH_POLICY))
         settings = {
             "data_dir": str(self.workdir),
-            "kafka": {"bootstrap_servers": self.bootstrap},
+            # A consumer group per test's topics: the broker is shared by the whole session, and a
+            # group still rebalancing around an earlier test's killed member can stall the join.
+            "kafka": {
+                "bootstrap_servers": self.bootstrap,
+                "consumer": {"group.id": f"datatracing-sampler-{self.topics.spans}"},
+            },
             "topics": self.topics.model_dump(),
             "worker": {"web_port": self.web_port, "log_level": "info"},
             "sampler": FAST,
