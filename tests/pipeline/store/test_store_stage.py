@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from store_data import attribute_values, model_spans, rich_trace, span, trace_id
@@ -208,3 +208,28 @@ def test_stage_decodes_scalars_arrays_events_and_links_itself(stage: OtlpStage) 
     assert staged is not None
     assert rest == []
     assert_same(stage, messages)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lists=st.lists(st.lists(st.integers(0, 99), max_size=12), max_size=30),
+    distinct=st.sampled_from([3, 64, 65, 100]),
+)
+@example(lists=[list(range(64)), [63, 1, 63]], distinct=64)  # the bit-sum path at its widest
+@example(lists=[list(range(70)), [69, 2, 69], [5, 6]], distinct=100)  # the hashing path
+def test_repeated_keys_finds_exactly_the_lists_with_a_repeat(lists: list[list[int]], distinct: int) -> None:
+    import pyarrow as pa
+
+    from datatracing.pipeline.store._vector import _repeated_keys
+
+    # Keys drawn from `distinct` names: up to 64 takes the bit-sum path, more the hashing path.
+    kv_type = pa.struct([("key", pa.binary())])
+    arrays = pa.array(
+        [[{"key": f"k{n % distinct}".encode()} for n in keys] for keys in lists], pa.list_(kv_type)
+    )
+    owners = pa.array([100 + i for i in range(len(lists))], pa.int64())
+
+    found = sorted(_repeated_keys(arrays, owners).to_pylist())
+
+    expected = [100 + i for i, keys in enumerate(lists) if len({n % distinct for n in keys}) < len(keys)]
+    assert found == expected

@@ -83,13 +83,43 @@ def _lists(h: _Hierarchy) -> list[tuple[pa.Array, pa.Array]]:
     ]
 
 
+_U64 = pa.uint64()
+_ONE = pa.scalar(1, _U64)
+_SHIFT = {n: pa.scalar(n, _U64) for n in (1, 2, 4, 56)}  # uint64 amounts keep the kernels unsigned
+_M1, _M2, _M4, _H01 = (
+    pa.scalar(m, _U64)
+    for m in (0x5555555555555555, 0x3333333333333333, 0x0F0F0F0F0F0F0F0F, 0x0101010101010101)
+)
+
+
+def _popcount(x: pa.Array) -> pa.Array:
+    """Set bits of each uint64 (the SWAR count; Arrow's unchecked arithmetic wraps like C)."""
+    x = pc.subtract(x, pc.bit_wise_and(pc.shift_right(x, _SHIFT[1]), _M1))
+    x = pc.add(pc.bit_wise_and(x, _M2), pc.bit_wise_and(pc.shift_right(x, _SHIFT[2]), _M2))
+    x = pc.bit_wise_and(pc.add(x, pc.shift_right(x, _SHIFT[4])), _M4)
+    return pc.shift_right(pc.multiply(x, _H01), _SHIFT[56])
+
+
 def _repeated_keys(lists: pa.Array, owner_row: pa.Array) -> pa.Array:
-    """Rows owning a list that holds a key twice."""
+    """Rows owning a list that holds a key twice.
+
+    With at most 64 distinct keys in the batch (the usual case), key number k adds 2**k to its
+    list's sum: a list of n keys is free of repeats exactly when the sum has n bits set (a repeat
+    carries, and carries only lose bits, also past bit 63). Otherwise (list, key) pairs are hashed.
+    """
     kvs, parent = _children(lists)
     keys = _f(kvs, "key")
     if len(keys) < 2:
         return pa.array([], pa.int64())
-    codes = pc.dictionary_encode(keys).indices.cast(pa.int64())
+    encoded = pc.dictionary_encode(keys)
+    if len(encoded.dictionary) <= 64:
+        bits = pc.shift_left(_ONE, encoded.indices.cast(_U64))
+        running = pa.concat_arrays([pa.array([0], _U64), pc.cumulative_sum(bits)])
+        offsets = _offsets(lists)
+        sums = pc.subtract(pc.take(running, offsets[1:]), pc.take(running, offsets[:-1]))
+        repeats = pc.not_equal(_popcount(sums), pc.list_value_length(lists).cast(_U64))
+        return pc.filter(owner_row, repeats)
+    codes = encoded.indices.cast(pa.int64())
     pairs = pc.add(pc.multiply(parent.cast(pa.int64()), len(keys)), codes)
     if len(pc.unique(pairs)) == len(pairs):
         return pa.array([], pa.int64())
