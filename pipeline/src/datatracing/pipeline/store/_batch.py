@@ -21,7 +21,7 @@ from datatracing.model import Span
 from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.store._columns import COMPUTED, EXTRAS_FIELDS, SPANS_SCHEMA, Columns, Group
 from datatracing.pipeline.store._stage import OtlpStage, StageError
-from datatracing.pipeline.store._vector import flatten, needs_python
+from datatracing.pipeline.store._vector import Hierarchy, flatten, needs_python
 from datatracing.wire import encode_spans, parse_request
 
 __all__ = ["SpanBatch"]
@@ -87,7 +87,8 @@ def _staged(
     try:
         nested = stage.parse([payload for payload, _ in messages])
         index = nested.column("dt_index").to_pylist()
-        flagged = needs_python(nested)
+        hierarchy = Hierarchy(nested)
+        flagged = needs_python(hierarchy)
     except (StageError, pa.ArrowInvalid) as exc:
         # Unparseable bytes or bad UTF-8 somewhere: Python finds which message and says why.
         log.debug("engine decoding failed, decoding %d messages in Python: %s", len(messages), exc)
@@ -98,8 +99,9 @@ def _staged(
         return None, list(range(len(messages)))
     rest = [i for i in range(len(messages)) if i not in taken]
     audits = [audit for _, audit in messages]
-    kept = nested if all(keep) else nested.filter(pa.array(keep, pa.bool_()))
-    return flatten(kept, audits), rest
+    if not all(keep):
+        hierarchy = Hierarchy(nested.filter(pa.array(keep, pa.bool_())))
+    return flatten(hierarchy, audits), rest
 
 
 class SpanBatch:

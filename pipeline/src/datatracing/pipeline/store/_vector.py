@@ -20,7 +20,7 @@ from datatracing.model import AttributeValue
 from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.store._codec import T_EMPTY, _dumps
 
-__all__ = ["FlatBatch", "flatten", "needs_python"]
+__all__ = ["FlatBatch", "Hierarchy", "flatten", "needs_python"]
 
 _STRING, _BOOL, _INT, _DOUBLE, _ARRAY, _KVLIST, _BYTES, _STRINDEX = range(1, 9)
 # `_codec` type code by oneof field number (0: unset).
@@ -51,11 +51,20 @@ def _text(array: pa.Array) -> pa.Array:
     return array.cast(_STR)
 
 
-class _Hierarchy:
-    """Who owns whom: message row -> resources -> scopes -> spans, as index arrays."""
+def _column(table: pa.Table, name: str) -> pa.Array:
+    column = table.column(name)
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()  # no copy if one
+
+
+class Hierarchy:
+    """Who owns whom: message row -> resources -> scopes -> spans, as index arrays.
+
+    Built once per stage table and shared by `needs_python` and `flatten`.
+    """
 
     def __init__(self, table: pa.Table) -> None:
-        rs = table.column("resource_spans").combine_chunks()
+        self.table = table
+        rs = _column(table, "resource_spans")
         self.resources, self.resource_row = _children(rs)
         self.scopes, scope_resource = _children(_f(self.resources, "scope_spans"))
         self.spans, self.span_scope = _children(_f(self.scopes, "spans"))
@@ -67,7 +76,7 @@ class _Hierarchy:
 # --- which messages Python must decode -------------------------------------------------------------
 
 
-def _lists(h: _Hierarchy) -> list[tuple[pa.Array, pa.Array]]:
+def _lists(h: Hierarchy) -> list[tuple[pa.Array, pa.Array]]:
     """Every key/value list with the stage row of its owner."""
     resource_attrs = _f(_f(h.resources, "resource"), "attributes")
     scope_attrs = _f(_f(h.scopes, "scope"), "attributes")
@@ -158,14 +167,13 @@ def _bad_id(ids: pa.Array, size: int, zero: pa.Scalar) -> pa.Array:
     return pc.or_(pc.not_equal(pc.binary_length(ids), size), pc.equal(ids, zero))
 
 
-def needs_python(table: pa.Table) -> set[int]:
+def needs_python(h: Hierarchy) -> set[int]:
     """Stage rows (positions) Python must decode; raises `pa.ArrowInvalid` on bad UTF-8 anywhere.
 
     Rows without spans are among them: the engine reads some malformed bytes (field number 0, say)
     as an empty message where the protobuf runtime refuses them, and only Python gives the reason.
     """
-    h = _Hierarchy(table)
-    spanless = set(range(table.num_rows)) - set(pc.unique(h.span_row).to_pylist())
+    spanless = set(range(h.table.num_rows)) - set(pc.unique(h.span_row).to_pylist())
     spans = h.spans
     pid = _f(spans, "parent_span_id")
     start, end = _f(spans, "start_time_unix_nano"), _f(spans, "end_time_unix_nano")
@@ -296,14 +304,12 @@ def _service(resources: pa.Array) -> pa.Array:
     )
 
 
-def flatten(table: pa.Table, audits: Sequence[SamplingAudit]) -> FlatBatch:
-    """Columns of `spans` (all but the batch's computed ones) for every span of `table`'s messages.
-
-    `audits[i]` is the audit of the message with `dt_index == i`.
+def flatten(h: Hierarchy, audits: Sequence[SamplingAudit]) -> FlatBatch:
+    """Columns of `spans` (all but the batch's computed ones) for every span of the stage table's
+    messages. `audits[i]` is the audit of the message with `dt_index == i`.
     """
-    h = _Hierarchy(table)
     spans = h.spans
-    index = table.column("dt_index").combine_chunks()
+    index = _column(h.table, "dt_index")
     span_message = pc.take(index, h.span_row)
     res = h.resources
     res_text, res_types = _maps(_f(_f(res, "resource"), "attributes"))
