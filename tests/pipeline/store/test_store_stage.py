@@ -229,7 +229,7 @@ def test_repeated_keys_finds_exactly_the_lists_with_a_repeat(lists: list[list[in
     )
     owners = pa.array([100 + i for i in range(len(lists))], pa.int64())
 
-    found = sorted(_repeated_keys(arrays, owners).to_pylist())
+    found = sorted(set(_repeated_keys(arrays, owners).to_pylist()))  # a row may come twice
 
     expected = [100 + i for i, keys in enumerate(lists) if len({n % distinct for n in keys}) < len(keys)]
     assert found == expected
