@@ -233,3 +233,39 @@ def test_repeated_keys_finds_exactly_the_lists_with_a_repeat(lists: list[list[in
 
     expected = [100 + i for i, keys in enumerate(lists) if len({n % distinct for n in keys}) < len(keys)]
     assert found == expected
+
+
+def _reference_frame(payloads: list[bytes]) -> bytes:
+    """`frame` written plainly: each message as varint(size) + payload + tag + varint(position)."""
+    from datatracing.pipeline.store._stage import INDEX_FIELD
+
+    def varint(value: int) -> bytes:
+        out = bytearray()
+        while value > 0x7F:
+            out.append((value & 0x7F) | 0x80)
+            value >>= 7
+        return bytes(out + bytes([value]))
+
+    framed = b""
+    for index, payload in enumerate(payloads):
+        suffix = varint(INDEX_FIELD << 3) + varint(index)
+        framed += varint(len(payload) + len(suffix)) + payload + suffix
+    return framed
+
+
+@settings(max_examples=100, deadline=None)
+@given(sizes=st.lists(st.sampled_from([0, 1, 127, 128, 16370, 16377, 16383, 16384, 20000]), max_size=6))
+def test_frame_sizes_around_the_varint_lookup_table(sizes: list[int]) -> None:
+    from datatracing.pipeline.store._stage import frame
+
+    payloads = [bytes([65 + i % 26]) * size for i, size in enumerate(sizes)]
+
+    assert frame(payloads) == _reference_frame(payloads)
+
+
+def test_frame_positions_past_the_varint_lookup_table() -> None:
+    from datatracing.pipeline.store._stage import frame
+
+    payloads = [b"x"] * 16390
+
+    assert frame(payloads) == _reference_frame(payloads)

@@ -71,10 +71,11 @@ def _extras(arrays: dict[str, pa.Array]) -> pa.Array:
 
 def _table(parts: list[dict[str, pa.Array]]) -> pa.Table:
     names = [name for name in SPANS_SCHEMA.names if name not in COMPUTED]
-    arrays = {
-        name: pa.concat_arrays([part[name].cast(SPANS_SCHEMA.field(name).type) for part in parts])
-        for name in names
-    }
+    def column(name: str) -> pa.Array:
+        pieces = [part[name].cast(SPANS_SCHEMA.field(name).type) for part in parts]
+        return pieces[0] if len(pieces) == 1 else pa.concat_arrays(pieces)  # one: no copy
+
+    arrays = {name: column(name) for name in names}
     arrays["parent_service"] = _parent_services(arrays)
     arrays["extras"] = _extras(arrays)
     return pa.Table.from_arrays([arrays[name] for name in SPANS_SCHEMA.names], schema=SPANS_SCHEMA)

@@ -124,16 +124,20 @@ def _varint(value: int) -> bytes:
 
 
 _INDEX_TAG = _varint(INDEX_FIELD << 3)  # wire type 0 (varint)
+# Varints of one and two bytes, looked up: message sizes under 16 KiB and batch positions.
+_SMALL = [_varint(n) for n in range(1 << 14)]
 
 
 def frame(payloads: Sequence[bytes]) -> bytes:
     """Length-delimited messages (the `Protobuf` format), each with its index appended."""
     parts: list[bytes] = []
+    append, small, limit = parts.append, _SMALL, len(_SMALL)
     for index, payload in enumerate(payloads):
-        suffix = _INDEX_TAG + _varint(index)
-        parts.append(_varint(len(payload) + len(suffix)))
-        parts.append(payload)
-        parts.append(suffix)
+        suffix = _INDEX_TAG + (small[index] if index < limit else _varint(index))
+        size = len(payload) + len(suffix)
+        append(small[size] if size < limit else _varint(size))
+        append(payload)
+        append(suffix)
     return b"".join(parts)
 
 
