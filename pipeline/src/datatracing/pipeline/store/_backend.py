@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from datatracing.pipeline.errors import ConfigError, StoreUnavailableError
 from datatracing.pipeline.store._errors import translate
-from datatracing.pipeline.store._stage import OtlpStage
+from datatracing.pipeline.store._stage import OtlpStage, read_arrow
 
 __all__ = [
     "Backend",
@@ -207,16 +207,16 @@ class ChdbBackend:
         self._call(sql, params, "CSV")
 
     def query(self, sql: str, params: Params | None = None) -> pa.Table:
-        result = self._call(sql, params, "Arrowtable")
-        if not isinstance(result, pa.Table):  # pragma: no cover - chdb returns a table for this format
-            raise TypeError(f"chdb returned {type(result).__name__} for an Arrow query")
-        return result
+        table: pa.Table = self._call(sql, params, "Arrow")
+        return table
 
     def _call(self, sql: str, params: Params | None, fmt: str) -> Any:
         self._check_open()
         with self._shared.lock:
             try:
-                return self._shared.conn.query(sql, fmt, params=self._params(params))
+                result = self._shared.conn.query(sql, fmt, params=self._params(params))
+                # Copied while no other statement can reuse the engine's result buffer.
+                return read_arrow(result) if fmt == "Arrow" else result
             except Exception as exc:
                 raise translate(exc, _what(sql)) from exc
 

@@ -71,6 +71,7 @@ def _extras(arrays: dict[str, pa.Array]) -> pa.Array:
 
 def _table(parts: list[dict[str, pa.Array]]) -> pa.Table:
     names = [name for name in SPANS_SCHEMA.names if name not in COMPUTED]
+
     def column(name: str) -> pa.Array:
         pieces = [part[name].cast(SPANS_SCHEMA.field(name).type) for part in parts]
         return pieces[0] if len(pieces) == 1 else pa.concat_arrays(pieces)  # one: no copy

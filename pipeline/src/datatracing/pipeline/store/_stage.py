@@ -23,7 +23,7 @@ from typing import Any
 
 import pyarrow as pa
 
-__all__ = ["INDEX_FIELD", "OtlpStage", "StageError", "frame"]
+__all__ = ["INDEX_FIELD", "OtlpStage", "StageError", "frame", "read_arrow"]
 
 #: Field number of the appended message index (far above any OTLP field).
 INDEX_FIELD = 536_870_005
@@ -110,6 +110,19 @@ def _schema_file() -> Path:
     return path
 
 
+def read_arrow(result: Any) -> pa.Table:
+    """A chdb result in the `Arrow` format as a table that owns its memory.
+
+    chdb's own `ArrowTable` format reads the result buffer in place, and the engine may reuse that
+    buffer once the result object is gone; uncompressed results (see `_backend`) would then point
+    at freed memory. One copy into Python bytes costs less than the LZ4 round trip it replaces.
+    """
+    data = result.bytes()
+    if not data:
+        return pa.table({})
+    return pa.ipc.open_file(pa.py_buffer(data)).read_all()
+
+
 class StageError(Exception):
     """The engine could not parse the batch (the caller decodes it with Python instead)."""
 
@@ -171,15 +184,14 @@ class OtlpStage:
                 with self._conn.send_insert(self._insert, "Protobuf") as inserter:
                     inserter.append(data)
                     inserter.finish()
-                table = self._conn.query(
-                    f"SELECT * FROM {_TABLE} SETTINGS output_format_arrow_string_as_string = 0",
-                    "ArrowTable",
+                table = read_arrow(
+                    self._conn.query(
+                        f"SELECT * FROM {_TABLE} SETTINGS output_format_arrow_string_as_string = 0", "Arrow"
+                    )
                 )
                 self._conn.query(f"TRUNCATE TABLE {_TABLE}")
             except Exception as exc:
                 raise StageError(str(exc)) from exc
-        if not isinstance(table, pa.Table):  # pragma: no cover - chdb returns a table for this format
-            raise StageError(f"chdb returned {type(table).__name__}")
         return table
 
     def close(self) -> None:
