@@ -191,22 +191,29 @@ def test_stage_random_bytes_equal_python_decode(stage: OtlpStage, payload: bytes
     assert_same(stage, [(payload, AUDITS[0]), (good, AUDITS[0])])
 
 
-def test_stage_decodes_scalars_arrays_events_and_links_itself(stage: OtlpStage) -> None:
+def test_stage_decodes_scalars_events_and_links_itself_and_leaves_arrays_to_python(stage: OtlpStage) -> None:
     from datatracing.model import SpanEvent, SpanLink
 
-    base = span(trace_id(), 1, attributes={"list": ["a", 1, 2.5], "map": {"k": "v", "n": None}, "b": b"x"})
+    base = span(trace_id(), 1, attributes={"d": 2.5, "b": b"x", "t": True, "n": None})
     rich = base.model_copy(
         update={
-            "events": (SpanEvent(name="e", time_unix_nano=base.start_time_unix_nano, attributes={"x": [1]}),),
-            "links": (SpanLink(trace_id=trace_id(), span_id="ab" * 8, attributes={"why": {"a": 1.5}}),),
+            "events": (SpanEvent(name="e", time_unix_nano=base.start_time_unix_nano, attributes={"x": 1.5}),),
+            "links": (SpanLink(trace_id=trace_id(), span_id="ab" * 8, attributes={"why": "retry"}),),
         }
     )
-    messages = [(encode_spans([rich]), AUDITS[0]), (encode_spans(rich_trace(trace_id())[2:]), AUDITS[1])]
+    with_list = span(trace_id(), 2, attributes={"list": ["a", 1, 2.5]})
+    with_map = span(trace_id(), 3, attributes={"map": {"k": "v", "n": None}})
+    messages = [
+        (encode_spans([rich]), AUDITS[0]),
+        (encode_spans(rich_trace(trace_id())[2:]), AUDITS[1]),
+        (encode_spans([with_list]), AUDITS[0]),
+        (encode_spans([with_map]), AUDITS[1]),
+    ]
 
     staged, rest = _staged(stage, messages)
 
     assert staged is not None
-    assert rest == []
+    assert rest == [2, 3]  # the stage reads scalar values only
     assert_same(stage, messages)
 
 

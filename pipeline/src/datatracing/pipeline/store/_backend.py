@@ -230,7 +230,7 @@ class ChdbBackend:
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, data.schema) as writer:
             writer.write_table(data)
-        payload = sink.getvalue().to_pybytes()
+        payload = memoryview(sink.getvalue())  # no copy into Python bytes
         with self._shared.lock:
             try:
                 with self._shared.conn.send_insert(sql, "ArrowStream") as inserter:

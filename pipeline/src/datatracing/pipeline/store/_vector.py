@@ -1,10 +1,10 @@
 """Nested Arrow rows of `_stage` (one per OTLP message) into the flat columns of `spans`.
 
 Every step is an Arrow kernel over a whole batch; Python only touches the rare values that need
-`_codec`'s exact text (doubles, bytes, arrays, key/value lists, and event, link and scope
-attributes). The result is row for row what `_columns` builds from the same messages (a property
-test holds the two to it). Messages this path does not take are reported instead: invalid spans
-(Python rejects them with the reason), repeated keys, values nested deeper than the stage decodes.
+`_codec`'s exact text (doubles, bytes, and event, link and scope attributes). The result is row for
+row what `_columns` builds from the same messages (a property test holds the two to it). Messages
+this path does not take are reported instead: invalid spans (Python rejects them with the reason),
+repeated keys, and values the stage does not read (arrays, key/value lists).
 """
 
 from __future__ import annotations
@@ -138,29 +138,15 @@ def _repeated_keys(lists: pa.Array, owner_row: pa.Array) -> pa.Array:
 
 
 def _list_rows(lists: pa.Array, owner_row: pa.Array) -> list[pa.Array]:
-    """Rows whose list has repeated keys, string-table values, values nested too deep, or bad UTF-8."""
+    """Rows whose list has repeated keys, values the stage does not read (arrays, key/value lists,
+    string-table references), or bad UTF-8."""
     kvs, parent = _children(lists)
     value = _f(kvs, "value")
     kv_row = pc.take(owner_row, parent)
-    nested = pa.array([_ARRAY, _KVLIST, _STRINDEX], pa.int8())
-    inner_arrays, inner_array_kv = _children(_f(_f(value, "array_value"), "values"))
-    inner_lists = _f(_f(value, "kvlist_value"), "values")
-    inner_kvs, inner_kv_kv = _children(inner_lists)
-    for strings in (
-        _f(kvs, "key"),
-        _f(value, "string_value"),
-        _f(inner_arrays, "string_value"),
-        _f(inner_kvs, "key"),
-        _f(_f(inner_kvs, "value"), "string_value"),
-    ):
+    for strings in (_f(kvs, "key"), _f(value, "string_value")):
         _text(strings)
-    return [
-        _repeated_keys(lists, owner_row),
-        _repeated_keys(inner_lists, kv_row),
-        pc.filter(kv_row, pc.equal(_f(value, "value"), _STRINDEX)),
-        pc.filter(pc.take(kv_row, inner_array_kv), pc.is_in(_f(inner_arrays, "value"), nested)),
-        pc.filter(pc.take(kv_row, inner_kv_kv), pc.is_in(_f(_f(inner_kvs, "value"), "value"), nested)),
-    ]
+    unread = pc.is_in(_f(value, "value"), pa.array([_ARRAY, _KVLIST, _STRINDEX], pa.int8()))
+    return [_repeated_keys(lists, owner_row), pc.filter(kv_row, unread)]
 
 
 def _bad_id(ids: pa.Array, size: int, zero: pa.Scalar) -> pa.Array:
@@ -217,10 +203,8 @@ def _py_value(value: dict[str, Any]) -> AttributeValue:
         return float(value["double_value"])
     if presence == _BYTES:
         return bytes(value["bytes_value"])
-    if presence == _ARRAY:
-        return [_py_value(item) for item in value["array_value"]["values"]]
-    if presence == _KVLIST:
-        return {kv["key"].decode("utf-8"): _py_value(kv["value"]) for kv in value["kvlist_value"]["values"]}
+    if presence in (_ARRAY, _KVLIST, _STRINDEX):  # pragma: no cover - `needs_python` sends these away
+        raise ValueError(f"the stage does not read AnyValue member {presence}")
     return None
 
 
@@ -249,9 +233,6 @@ def _value_texts(value: pa.Array) -> pa.Array:
         mask = pc.equal(presence, _BYTES)
         raw = pc.filter(_f(value, "bytes_value"), mask).to_pylist()
         text = _replace(text, mask, [base64.b64encode(b).decode("ascii") for b in raw])
-    if kinds & {_ARRAY, _KVLIST}:
-        mask = pc.is_in(presence, pa.array([_ARRAY, _KVLIST], pa.int8()))
-        text = _replace(text, mask, [_dumps(_py_value(v)) for v in pc.filter(value, mask).to_pylist()])
     return text
 
 
