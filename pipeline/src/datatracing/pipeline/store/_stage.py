@@ -165,7 +165,9 @@ class OtlpStage:
         schema = _schema_file()
         self._insert = (
             f"INSERT INTO {_TABLE} SETTINGS format_schema = '{schema}:Request', "
-            "input_format_protobuf_oneof_presence = 1"
+            "input_format_protobuf_oneof_presence = 1, "
+            # One block per batch as parsed: squashing it into bigger blocks would only copy it.
+            "min_insert_block_size_rows = 0, min_insert_block_size_bytes = 0"
         )
         self._ready = False
 
