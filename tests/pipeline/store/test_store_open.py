@@ -75,3 +75,18 @@ def test_open_store_bad_cluster_name_raises_config_error() -> None:
 
     with pytest.raises(ConfigError, match="cluster name"):
         Store(NoBackend(), cluster="x'; DROP")  # type: ignore[arg-type]
+
+
+def test_chdb_query_results_outlive_later_statements(chdb_url: str) -> None:
+    # Results are copied out of the engine's buffer, which later statements reuse.
+    store = open_store(chdb_url)
+    try:
+        sql = "SELECT number AS n, repeat(toString(number), 20) AS s FROM numbers({k:UInt32}, 50000)"
+        first = store.backend.query(sql, {"k": 0})
+        for k in range(1, 6):
+            store.backend.query(sql, {"k": k * 50000})
+
+        assert first.column("n").to_pylist() == list(range(50000))
+        assert first.column("s")[49999].as_py() == "49999" * 20
+    finally:
+        store.close()

@@ -34,7 +34,8 @@ _SCALARS = (
     "bytes bytes_value = 7; int32 string_value_strindex = 8;"
 )
 
-# The OTLP trace messages with the same field numbers, `AnyValue` unrolled two levels deep.
+# The OTLP trace messages with the same field numbers, `AnyValue` unrolled two levels deep (only its
+# scalars have columns; the engine still records when an array or a key/value list was set).
 PROTO_SCHEMA = f"""syntax = "proto3";
 message Value1 {{ oneof value {{ {_SCALARS} bytes array_value = 5; bytes kvlist_value = 6; }} }}
 message KeyValue1 {{ string key = 1; Value1 value = 2; }}
