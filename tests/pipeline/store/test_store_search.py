@@ -255,3 +255,33 @@ def test_search_windows_give_the_same_pages_as_a_full_scan(store: ClickHouseTrac
                 break
             cursor = page.next_cursor
         assert seen == expected
+
+
+def test_key_indexes_are_built_by_merges_and_empty_values_still_found(store: ClickHouseTraceStore) -> None:
+    known = store.backend.query(
+        "SELECT count() AS n FROM system.settings WHERE name = 'exclude_materialize_skip_indexes_on_insert'"
+    )
+    if not known.column("n")[0].as_py():
+        pytest.skip("this ClickHouse builds every skip index on insert")
+
+    def index_bytes() -> dict[str, int]:
+        rows = store.backend.query(
+            "SELECT toString(name) AS name, data_compressed_bytes AS b FROM system.data_skipping_indices "
+            "WHERE database = {d:String} AND table = 'spans'",
+            {"d": store.database},
+        ).to_pylist()
+        return {row["name"]: int(row["b"]) for row in rows}
+
+    tid = trace_id()
+    store.insert(SpanBatch.from_spans([span(tid, 1, attributes={"k": "", "v": "x"})]))
+    store.insert(SpanBatch.from_spans([span(trace_id(), 1, attributes={"v": "y"})]))
+
+    fresh = index_bytes()
+    found = store.search(TraceQuery(attributes={"k": ""}))
+    store.optimize()
+    merged = index_bytes()
+
+    assert fresh["idx_attribute_keys"] == 0
+    assert fresh["idx_attribute_values"] > 0
+    assert [t.trace_id for t in found.traces] == [tid]
+    assert merged["idx_attribute_keys"] > 0

@@ -35,7 +35,7 @@ Params = Mapping[str, str | int | float]
 Settings = Mapping[str, str | int]
 
 _SETTING_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
-_SETTING_VALUE = re.compile(r"^[A-Za-z0-9_.:-]{0,200}$")
+_SETTING_VALUE = re.compile(r"^[A-Za-z0-9_.:,-]{0,200}$")
 _TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
 
 

@@ -50,6 +50,11 @@ _BOUNDS_TTL_S = 10.0
 #: The tables that hold data (merged by `optimize`).
 TABLES = ("spans", "traces", "operations")
 _KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
+# Skip indexes an insert leaves to the merges (which build every index of the part they write):
+# the key filters serve only searches for a present-but-empty value, and a fresh part is small
+# enough to read whole for those. Hashing every key at insert cost ~0.5 µs per span.
+_MERGE_BUILT_INDEXES = "idx_attribute_keys,idx_resource_keys"
+_DEFER_SETTING = "exclude_materialize_skip_indexes_on_insert"  # ClickHouse 25.x and later
 
 _MIGRATIONS_TABLE = """
 CREATE TABLE IF NOT EXISTS $db.schema_migrations
@@ -110,6 +115,7 @@ class ClickHouseTraceStore:
         self._retention_days = retention_days
         self._schema_dir = schema_dir
         self._bounds: tuple[float, tuple[int, int] | None] | None = None
+        self._can_defer: bool | None = None  # whether the engine knows `_DEFER_SETTING`
         render("", self._db, retention_days)  # validate retention now, not at the first migrate
         if cluster is not None:
             try:
@@ -205,6 +211,13 @@ class ClickHouseTraceStore:
         # Merging the block as if on insert only deduplicates rows within it: sorting and indexing
         # the part already cost enough, and reads tolerate duplicates (see schema/README.md).
         settings: dict[str, str | int] = {"optimize_on_insert": 0}
+        if self._can_defer is None:
+            known = self._rows(
+                "SELECT count() AS n FROM system.settings WHERE name = {n:String}", {"n": _DEFER_SETTING}
+            )
+            self._can_defer = int(known[0]["n"]) > 0
+        if self._can_defer:
+            settings[_DEFER_SETTING] = _MERGE_BUILT_INDEXES
         if dedup_token is not None:
             settings["insert_deduplicate"] = 1
             settings["insert_deduplication_token"] = hashlib.sha256(dedup_token.encode()).hexdigest()
