@@ -116,8 +116,7 @@ def _repeated_keys(lists: pa.Array, owner_row: pa.Array) -> pa.Array:
     list's sum: a list of n keys is free of repeats exactly when the sum has n bits set (a repeat
     carries, and carries only lose bits, also past bit 63). Otherwise (list, key) pairs are hashed.
     """
-    kvs, parent = _children(lists)
-    keys = _f(kvs, "key")
+    keys = _f(lists.flatten(), "key")
     if len(keys) < 2:
         return pa.array([], pa.int64())
     encoded = pc.dictionary_encode(keys)
@@ -128,6 +127,7 @@ def _repeated_keys(lists: pa.Array, owner_row: pa.Array) -> pa.Array:
         sums = pc.subtract(pc.take(running, offsets[1:]), pc.take(running, offsets[:-1]))
         repeats = pc.not_equal(_popcount(sums), pc.list_value_length(lists).cast(_U64))
         return pc.filter(owner_row, repeats)
+    parent = pc.list_parent_indices(lists)
     codes = encoded.indices.cast(pa.int64())
     pairs = pc.add(pc.multiply(parent.cast(pa.int64()), len(keys)), codes)
     if len(pc.unique(pairs)) == len(pairs):
