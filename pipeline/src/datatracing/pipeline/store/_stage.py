@@ -14,6 +14,7 @@ field (protobuf concatenation sets it), so rows map back to messages whatever th
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import tempfile
@@ -136,14 +137,22 @@ def _varint(value: int) -> bytes:
 
 
 _INDEX_TAG = _varint(INDEX_FIELD << 3)  # wire type 0 (varint)
-# Varints of one and two bytes, looked up: message sizes under 16 KiB and batch positions.
-_SMALL = [_varint(n) for n in range(1 << 14)]
+
+
+@functools.cache
+def _small_varints() -> list[bytes]:
+    """Varints of one and two bytes, looked up: message sizes under 16 KiB and batch positions.
+
+    Built at the first batch, not at import: processes that only read (CLI, query) never frame.
+    """
+    return [_varint(n) for n in range(1 << 14)]
 
 
 def frame(payloads: Sequence[bytes]) -> bytes:
     """Length-delimited messages (the `Protobuf` format), each with its index appended."""
     parts: list[bytes] = []
-    append, small, limit = parts.append, _SMALL, len(_SMALL)
+    small = _small_varints()
+    append, limit = parts.append, len(small)
     for index, payload in enumerate(payloads):
         suffix = _INDEX_TAG + (small[index] if index < limit else _varint(index))
         size = len(payload) + len(suffix)
