@@ -28,6 +28,7 @@ ALL = [
     "0004_codecs.sql",
     "0005_read_path.sql",
     "0006_spans_layout.sql",
+    "0007_compact_fresh_parts.sql",
 ]
 
 

@@ -97,7 +97,7 @@ class ClickHouseTraceStore:
         >>> from datatracing.pipeline.store import open_store
         >>> store = open_store("chdb:///var/lib/datatracing")  # doctest: +SKIP
         >>> store.migrate()  # doctest: +SKIP
-        ['0001_spans.sql', '0002_traces.sql', ..., '0006_spans_layout.sql']
+        ['0001_spans.sql', '0002_traces.sql', ..., '0007_compact_fresh_parts.sql']
     """
 
     def __init__(
