@@ -2,10 +2,9 @@
 
 Reading protobuf fields one at a time costs Python about 1 µs per attribute; the embedded engine
 (chdb) parses a whole batch in C++ with the `Protobuf` input format into a Memory table, and hands
-it back as Arrow, where `_vector` flattens it with vectorised kernels. Only scalar attribute values
-are read into columns: every column is filled for every attribute, so each one left out saves work
-(reading arrays and key/value lists too cost 0.6 µs per span). Which `AnyValue` member was set is
-still recorded, so the messages holding an array or a key/value list go to the Python decoder.
+it back as Arrow, where `_vector` flattens it with vectorised kernels. Attribute values come as the
+bytes of their `AnyValue` messages, which `_anyvalue` decodes: parsing them into one column per
+member (filled for every attribute) cost 1.1 µs more per span.
 
 Each message is framed with its length and gets its position in the batch appended as one extra
 field (protobuf concatenation sets it), so rows map back to messages whatever the engine's order.
@@ -30,20 +29,10 @@ __all__ = ["INDEX_FIELD", "OtlpStage", "StageError", "frame", "read_arrow"]
 #: Field number of the appended message index (far above any OTLP field).
 INDEX_FIELD = 536_870_005
 
-_SCALARS = (
-    "string string_value = 1; bool bool_value = 2; int64 int_value = 3; double double_value = 4; "
-    "bytes bytes_value = 7; int32 string_value_strindex = 8;"
-)
-
-# The OTLP trace messages with the same field numbers, `AnyValue` unrolled two levels deep (only its
-# scalars have columns; the engine still records when an array or a key/value list was set).
+# The OTLP trace messages with the same field numbers; an attribute's `AnyValue` is read as the
+# bytes of its message (`_anyvalue` decodes them).
 PROTO_SCHEMA = f"""syntax = "proto3";
-message Value1 {{ oneof value {{ {_SCALARS} bytes array_value = 5; bytes kvlist_value = 6; }} }}
-message KeyValue1 {{ string key = 1; Value1 value = 2; }}
-message Array1 {{ repeated Value1 values = 1; }}
-message List1 {{ repeated KeyValue1 values = 1; }}
-message Value {{ oneof value {{ {_SCALARS} Array1 array_value = 5; List1 kvlist_value = 6; }} }}
-message KeyValue {{ string key = 1; Value value = 2; }}
+message KeyValue {{ string key = 1; bytes value = 2; }}
 message Scope {{ string name = 1; string version = 2; repeated KeyValue attributes = 3;
   uint32 dropped_attributes_count = 4; }}
 message Resource {{ repeated KeyValue attributes = 1; uint32 dropped_attributes_count = 2; }}
@@ -62,18 +51,7 @@ message ResourceSpans {{ Resource resource = 1; repeated ScopeSpans scope_spans 
 message Request {{ repeated ResourceSpans resource_spans = 1; uint32 dt_index = {INDEX_FIELD}; }}
 """
 
-# Which oneof member was on the wire (`input_format_protobuf_oneof_presence`), by field number.
-_PRESENCE = (
-    "Enum8('none' = 0, 'string_value' = 1, 'bool_value' = 2, 'int_value' = 3, 'double_value' = 4, "
-    "'array_value' = 5, 'kvlist_value' = 6, 'bytes_value' = 7, 'string_value_strindex' = 8)"
-)
-_SCALAR_COLUMNS = (
-    "string_value String, bool_value Bool, int_value Int64, double_value Float64, bytes_value String"
-)
-# `string_value_strindex` has no column: the engine then records it as unset, which is also what
-# the Python decoder makes of it (an empty value).
-_VALUE = f"Tuple({_SCALAR_COLUMNS}, value {_PRESENCE})"
-_KVS = f"Array(Tuple(key String, value {_VALUE}))"
+_KVS = "Array(Tuple(key String, value String))"
 _SPAN = (
     "Tuple(trace_id String, span_id String, trace_state String, parent_span_id String, flags UInt32, "
     "name String, kind Int32, start_time_unix_nano UInt64, end_time_unix_nano UInt64, "
@@ -175,7 +153,6 @@ class OtlpStage:
         schema = _schema_file()
         self._insert = (
             f"INSERT INTO {_TABLE} SETTINGS format_schema = '{schema}:Request', "
-            "input_format_protobuf_oneof_presence = 1, "
             # One block per batch as parsed: squashing it into bigger blocks would only copy it.
             "min_insert_block_size_rows = 0, min_insert_block_size_bytes = 0"
         )

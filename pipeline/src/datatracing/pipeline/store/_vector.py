@@ -9,22 +9,19 @@ repeated keys, and values the stage does not read (arrays, key/value lists).
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from datatracing.model import AttributeValue
 from datatracing.pipeline.audit import SamplingAudit
-from datatracing.pipeline.store._codec import T_EMPTY, _dumps
+from datatracing.pipeline.store._anyvalue import Values, decode_values, py_value
+from datatracing.pipeline.store._codec import T_STRING, _dumps
 
 __all__ = ["FlatBatch", "Hierarchy", "flatten", "needs_python"]
 
-_STRING, _BOOL, _INT, _DOUBLE, _ARRAY, _KVLIST, _BYTES, _STRINDEX = range(1, 9)
-# `_codec` type code by oneof field number (0: unset).
-_TYPE_CODE = pa.array([T_EMPTY, 0, 3, 1, 2, 5, 6, 4, T_EMPTY], pa.uint8())
 _MAX_NS = 2**63 - 1
 _ZERO8, _ZERO16 = pa.scalar(b"\x00" * 8, pa.binary()), pa.scalar(b"\x00" * 16, pa.binary())
 _STR = pa.string()
@@ -71,25 +68,37 @@ class Hierarchy:
         self.scope_resource = scope_resource
         self.span_resource = pc.take(scope_resource, self.span_scope)
         self.span_row = pc.take(self.resource_row, self.span_resource)
+        self.events, self.event_span = _children(_f(self.spans, "events"))
+        self.links, self.link_span = _children(_f(self.spans, "links"))
+        #: Every key/value list column, by owner.
+        self.attributes = {
+            "resource": _f(_f(self.resources, "resource"), "attributes"),
+            "scope": _f(_f(self.scopes, "scope"), "attributes"),
+            "span": _f(self.spans, "attributes"),
+            "event": _f(self.events, "attributes"),
+            "link": _f(self.links, "attributes"),
+        }
+        self._values: dict[str, Values] = {}
+
+    def values(self, owner: str) -> Values:
+        """The decoded values of one key/value list column (decoded once, for both passes)."""
+        if owner not in self._values:
+            self._values[owner] = decode_values(_f(self.attributes[owner].flatten(), "value"))
+        return self._values[owner]
 
 
 # --- which messages Python must decode -------------------------------------------------------------
 
 
-def _lists(h: Hierarchy) -> list[tuple[pa.Array, pa.Array]]:
-    """Every key/value list with the stage row of its owner."""
-    resource_attrs = _f(_f(h.resources, "resource"), "attributes")
-    scope_attrs = _f(_f(h.scopes, "scope"), "attributes")
-    events, event_span = _children(_f(h.spans, "events"))
-    links, link_span = _children(_f(h.spans, "links"))
-    scope_row = pc.take(h.resource_row, h.scope_resource)
-    return [
-        (resource_attrs, h.resource_row),
-        (scope_attrs, scope_row),
-        (_f(h.spans, "attributes"), h.span_row),
-        (_f(events, "attributes"), pc.take(h.span_row, event_span)),
-        (_f(links, "attributes"), pc.take(h.span_row, link_span)),
-    ]
+def _owner_rows(h: Hierarchy) -> dict[str, pa.Array]:
+    """The stage row of each key/value list's owner."""
+    return {
+        "resource": h.resource_row,
+        "scope": pc.take(h.resource_row, h.scope_resource),
+        "span": h.span_row,
+        "event": pc.take(h.span_row, h.event_span),
+        "link": pc.take(h.span_row, h.link_span),
+    }
 
 
 _U64 = pa.uint64()
@@ -137,16 +146,17 @@ def _repeated_keys(lists: pa.Array, owner_row: pa.Array) -> pa.Array:
     return pc.take(owner_row, dup.combine_chunks())
 
 
-def _list_rows(lists: pa.Array, owner_row: pa.Array) -> list[pa.Array]:
-    """Rows whose list has repeated keys, values the stage does not read (arrays, key/value lists,
-    string-table references), or bad UTF-8."""
-    kvs, parent = _children(lists)
-    value = _f(kvs, "value")
-    kv_row = pc.take(owner_row, parent)
-    for strings in (_f(kvs, "key"), _f(value, "string_value")):
-        _text(strings)
-    unread = pc.is_in(_f(value, "value"), pa.array([_ARRAY, _KVLIST, _STRINDEX], pa.int8()))
-    return [_repeated_keys(lists, owner_row), pc.filter(kv_row, unread)]
+def _list_rows(h: Hierarchy, owner: str, owner_row: pa.Array) -> list[pa.Array]:
+    """Rows whose list has repeated keys, values the kernels do not read (see `_anyvalue`), or
+    bad UTF-8."""
+    lists = h.attributes[owner]
+    _text(_f(lists.flatten(), "key"))
+    python = h.values(owner).python
+    rows = [_repeated_keys(lists, owner_row)]
+    if python.any():
+        kv_row = pc.take(owner_row, pc.list_parent_indices(lists))
+        rows.append(pc.filter(kv_row, pa.array(python)))
+    return rows
 
 
 def _bad_id(ids: pa.Array, size: int, zero: pa.Scalar) -> pa.Array:
@@ -166,11 +176,10 @@ def needs_python(h: Hierarchy) -> set[int]:
     bad = pc.or_(_bad_id(_f(spans, "trace_id"), 16, _ZERO16), _bad_id(_f(spans, "span_id"), 8, _ZERO8))
     bad = pc.or_(bad, pc.and_(pc.not_equal(pc.binary_length(pid), 0), _bad_id(pid, 8, _ZERO8)))
     bad = pc.or_(bad, pc.or_(pc.less(end, start), pc.greater(start, _MAX_NS)))
-    links, link_span = _children(_f(spans, "links"))
+    links, events = h.links, h.events
     bad_link = pc.or_(_bad_id(_f(links, "trace_id"), 16, _ZERO16), _bad_id(_f(links, "span_id"), 8, _ZERO8))
-    rows = [pc.filter(h.span_row, bad), pc.filter(pc.take(h.span_row, link_span), bad_link)]
+    rows = [pc.filter(h.span_row, bad), pc.filter(pc.take(h.span_row, h.link_span), bad_link)]
     scope = _f(h.scopes, "scope")
-    events = _f(spans, "events").flatten()
     for strings in (
         _f(scope, "name"),
         _f(scope, "version"),
@@ -181,73 +190,28 @@ def needs_python(h: Hierarchy) -> set[int]:
         _f(links, "trace_state"),
     ):
         _text(strings)
-    for lists, owner_row in _lists(h):
-        rows.extend(_list_rows(lists, owner_row))
+    for owner, owner_row in _owner_rows(h).items():
+        rows.extend(_list_rows(h, owner, owner_row))
     return spanless | {int(row) for array in rows for row in pc.unique(array).to_pylist()}
 
 
 # --- values ---------------------------------------------------------------------------------------
 
 
-def _py_value(value: dict[str, Any]) -> AttributeValue:
-    """A stage value (as `to_pylist` gives it) as the model's attribute value."""
-    presence = value["value"]
-    if presence == _STRING:
-        text: str = value["string_value"].decode("utf-8")
-        return text
-    if presence == _BOOL:
-        return bool(value["bool_value"])
-    if presence == _INT:
-        return int(value["int_value"])
-    if presence == _DOUBLE:
-        return float(value["double_value"])
-    if presence == _BYTES:
-        return bytes(value["bytes_value"])
-    if presence in (_ARRAY, _KVLIST, _STRINDEX):  # pragma: no cover - `needs_python` sends these away
-        raise ValueError(f"the stage does not read AnyValue member {presence}")
-    return None
-
-
 def _replace(text: pa.Array, mask: pa.Array, values: list[str]) -> pa.Array:
     return pc.replace_with_mask(text, mask, pa.array(values, _STR))
 
 
-def _value_texts(value: pa.Array) -> pa.Array:
-    """Map text of each value (see `_codec`): kernels for strings and ints, Python for the rare rest."""
-    presence = _f(value, "value")
-    text = _text(_f(value, "string_value"))
-    kinds = set(pc.unique(presence).to_pylist()) - {_STRING, 0}
-    if _INT in kinds:
-        mask = pc.equal(presence, _INT)
-        text = pc.replace_with_mask(text, mask, pc.filter(_f(value, "int_value"), mask).cast(_STR))
-    if _BOOL in kinds:
-        mask = pc.equal(presence, _BOOL)
-        flags = pc.filter(_f(value, "bool_value"), mask).to_pylist()
-        text = _replace(text, mask, ["true" if flag else "false" for flag in flags])
-    if _DOUBLE in kinds:
-        mask = pc.equal(presence, _DOUBLE)
-        text = _replace(
-            text, mask, [repr(float(d)) for d in pc.filter(_f(value, "double_value"), mask).to_pylist()]
-        )
-    if _BYTES in kinds:
-        mask = pc.equal(presence, _BYTES)
-        raw = pc.filter(_f(value, "bytes_value"), mask).to_pylist()
-        text = _replace(text, mask, [base64.b64encode(b).decode("ascii") for b in raw])
-    return text
-
-
-def _maps(lists: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """(text map, type map) per key/value list."""
-    kvs = lists.flatten()
-    keys, value = _text(_f(kvs, "key")), _f(kvs, "value")
-    presence = _f(value, "value")
+def _maps(lists: pa.Array, values: Values) -> tuple[pa.Array, pa.Array]:
+    """(text map, type map) per key/value list; the type map holds the keys of non-strings."""
+    keys = _text(_f(lists.flatten(), "key"))
     offsets = _offsets(lists)
-    text = pa.MapArray.from_arrays(offsets, keys, _value_texts(value))
-    typed = pc.not_equal(presence, _STRING)
-    running = pc.cumulative_sum(typed.cast(pa.int32()))
-    typed_offsets = pc.take(pa.concat_arrays([pa.array([0], pa.int32()), running]), offsets)
-    codes = pc.take(_TYPE_CODE, pc.filter(presence, typed).cast(pa.int32()))
-    types = pa.MapArray.from_arrays(typed_offsets, pc.filter(keys, typed), codes)
+    text = pa.MapArray.from_arrays(offsets, keys, values.text)
+    typed = values.code != T_STRING
+    running = np.concatenate([np.zeros(1, np.int32), np.cumsum(typed, dtype=np.int32)])
+    typed_offsets = pa.array(running[offsets.to_numpy()])
+    mask = pa.array(typed)
+    types = pa.MapArray.from_arrays(typed_offsets, pc.filter(keys, mask), pa.array(values.code[typed]))
     return text, types
 
 
@@ -259,7 +223,7 @@ def _json_each(lists: pa.Array) -> pa.Array:
     if not pc.any(mask).as_py():
         return out
     texts = [
-        _dumps({kv["key"].decode("utf-8"): _py_value(kv["value"]) for kv in kvs})
+        _dumps({kv["key"].decode("utf-8"): py_value(kv["value"]) for kv in kvs})
         for kvs in pc.filter(lists, mask).to_pylist()
     ]
     return _replace(out, mask, texts)
@@ -269,19 +233,18 @@ def _nested(parents: pa.Array, values: pa.Array) -> pa.Array:
     return pa.ListArray.from_arrays(_offsets(parents), values)
 
 
-def _service(resources: pa.Array) -> pa.Array:
+def _service(h: Hierarchy) -> pa.Array:
     """Per resource: the (single) string `service.name`, else `unknown_service`."""
-    lists = _f(_f(resources, "resource"), "attributes")
+    lists = h.attributes["resource"]
     kvs, owner = _children(lists)
-    out = pa.nulls(len(resources), _STR).fill_null("unknown_service")
-    mask = pc.and_(
-        pc.equal(_f(kvs, "key"), b"service.name"), pc.equal(_f(_f(kvs, "value"), "value"), _STRING)
-    )
+    values = h.values("resource")
+    out = pa.nulls(len(h.resources), _STR).fill_null("unknown_service")
+    mask = pc.and_(pc.equal(_f(kvs, "key"), b"service.name"), pa.array(values.code == T_STRING))
     if not pc.any(mask).as_py():
         return out
-    names = _text(pc.filter(_f(_f(kvs, "value"), "string_value"), mask))
+    names = pc.filter(values.text, mask)
     return pc.replace_with_mask(
-        out, pc.is_in(pa.array(range(len(resources)), pa.int64()), pc.filter(owner, mask)), names
+        out, pc.is_in(pa.array(range(len(h.resources)), pa.int64()), pc.filter(owner, mask)), names
     )
 
 
@@ -293,17 +256,15 @@ def flatten(h: Hierarchy, audits: Sequence[SamplingAudit]) -> FlatBatch:
     index = _column(h.table, "dt_index")
     span_message = pc.take(index, h.span_row)
     res = h.resources
-    res_text, res_types = _maps(_f(_f(res, "resource"), "attributes"))
+    res_text, res_types = _maps(h.attributes["resource"], h.values("resource"))
     scope = _f(h.scopes, "scope")
     start, end = _f(spans, "start_time_unix_nano"), _f(spans, "end_time_unix_nano")
     pid = _f(spans, "parent_span_id")
     kind, status = _f(spans, "kind"), _f(spans, "status")
     code = _f(status, "code")
-    text, types = _maps(_f(spans, "attributes"))
-    ev_lists = _f(spans, "events")
-    events = ev_lists.flatten()
-    lk_lists = _f(spans, "links")
-    links = lk_lists.flatten()
+    text, types = _maps(h.attributes["span"], h.values("span"))
+    ev_lists, events = _f(spans, "events"), h.events
+    lk_lists, links = _f(spans, "links"), h.links
 
     def per_message(values: list[Any], type_: pa.DataType) -> pa.Array:
         return pc.take(pa.array(values, type_), span_message)
@@ -322,7 +283,7 @@ def flatten(h: Hierarchy, audits: Sequence[SamplingAudit]) -> FlatBatch:
         "parent_span_id": pc.if_else(pc.equal(pc.binary_length(pid), 0), _ZERO8, pid).cast(pa.binary(8)),
         "trace_state": _text(_f(spans, "trace_state")),
         "flags": _f(spans, "flags"),
-        "service": per_resource(_service(res)),
+        "service": per_resource(_service(h)),
         "name": _text(_f(spans, "name")),
         "kind": pc.if_else(pc.and_(pc.greater_equal(kind, 0), pc.less_equal(kind, 5)), kind, 0).cast(
             pa.int8()
