@@ -78,13 +78,15 @@ class Hierarchy:
             "event": _f(self.events, "attributes"),
             "link": _f(self.links, "attributes"),
         }
-        self._values: dict[str, Values] = {}
+        self._pairs: dict[str, tuple[pa.Array, Values]] = {}
 
-    def values(self, owner: str) -> Values:
-        """The decoded values of one key/value list column (decoded once, for both passes)."""
-        if owner not in self._values:
-            self._values[owner] = decode_values(_f(self.attributes[owner].flatten(), "value"))
-        return self._values[owner]
+    def pairs(self, owner: str) -> tuple[pa.Array, Values]:
+        """Keys (as text) and decoded values of one key/value list column, decoded once for both
+        passes; raises `pa.ArrowInvalid` on bad UTF-8."""
+        if owner not in self._pairs:
+            kvs = self.attributes[owner].flatten()
+            self._pairs[owner] = (_text(_f(kvs, "key")), decode_values(_f(kvs, "value")))
+        return self._pairs[owner]
 
 
 # --- which messages Python must decode -------------------------------------------------------------
@@ -150,8 +152,7 @@ def _list_rows(h: Hierarchy, owner: str, owner_row: pa.Array) -> list[pa.Array]:
     """Rows whose list has repeated keys, values the kernels do not read (see `_anyvalue`), or
     bad UTF-8."""
     lists = h.attributes[owner]
-    _text(_f(lists.flatten(), "key"))
-    python = h.values(owner).python
+    python = h.pairs(owner)[1].python
     rows = [_repeated_keys(lists, owner_row)]
     if python.any():
         kv_row = pc.take(owner_row, pc.list_parent_indices(lists))
@@ -202,9 +203,8 @@ def _replace(text: pa.Array, mask: pa.Array, values: list[str]) -> pa.Array:
     return pc.replace_with_mask(text, mask, pa.array(values, _STR))
 
 
-def _maps(lists: pa.Array, values: Values) -> tuple[pa.Array, pa.Array]:
+def _maps(lists: pa.Array, keys: pa.Array, values: Values) -> tuple[pa.Array, pa.Array]:
     """(text map, type map) per key/value list; the type map holds the keys of non-strings."""
-    keys = _text(_f(lists.flatten(), "key"))
     offsets = _offsets(lists)
     text = pa.MapArray.from_arrays(offsets, keys, values.text)
     typed = values.code != T_STRING
@@ -235,11 +235,10 @@ def _nested(parents: pa.Array, values: pa.Array) -> pa.Array:
 
 def _service(h: Hierarchy) -> pa.Array:
     """Per resource: the (single) string `service.name`, else `unknown_service`."""
-    lists = h.attributes["resource"]
-    kvs, owner = _children(lists)
-    values = h.values("resource")
+    owner = pc.list_parent_indices(h.attributes["resource"])
+    keys, values = h.pairs("resource")
     out = pa.nulls(len(h.resources), _STR).fill_null("unknown_service")
-    mask = pc.and_(pc.equal(_f(kvs, "key"), b"service.name"), pa.array(values.code == T_STRING))
+    mask = pc.and_(pc.equal(keys, "service.name"), pa.array(values.code == T_STRING))
     if not pc.any(mask).as_py():
         return out
     names = pc.filter(values.text, mask)
@@ -256,13 +255,13 @@ def flatten(h: Hierarchy, audits: Sequence[SamplingAudit]) -> FlatBatch:
     index = _column(h.table, "dt_index")
     span_message = pc.take(index, h.span_row)
     res = h.resources
-    res_text, res_types = _maps(h.attributes["resource"], h.values("resource"))
+    res_text, res_types = _maps(h.attributes["resource"], *h.pairs("resource"))
     scope = _f(h.scopes, "scope")
     start, end = _f(spans, "start_time_unix_nano"), _f(spans, "end_time_unix_nano")
     pid = _f(spans, "parent_span_id")
     kind, status = _f(spans, "kind"), _f(spans, "status")
     code = _f(status, "code")
-    text, types = _maps(h.attributes["span"], h.values("span"))
+    text, types = _maps(h.attributes["span"], *h.pairs("span"))
     ev_lists, events = _f(spans, "events"), h.events
     lk_lists, links = _f(spans, "links"), h.links
 
