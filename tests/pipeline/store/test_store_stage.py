@@ -100,6 +100,9 @@ def test_stage_scalar_attribute_types_equal_python_decode(stage: OtlpStage) -> N
         "kvlist in array",
         "bad utf-8",
         "garbage",
+        "truncated value",
+        "value with two fields",
+        "bad utf-8 in a value",
     ],
 )
 def test_stage_left_out_messages_rejected_or_kept_like_python(stage: OtlpStage, mutate: str) -> None:
@@ -139,9 +142,29 @@ def test_stage_left_out_messages_rejected_or_kept_like_python(stage: OtlpStage, 
         payload = request.SerializeToString().replace("é".encode(), b"\xff\xfe")
     elif mutate == "garbage":
         payload = b"\x0a\x05broken"
+    elif mutate in ("truncated value", "value with two fields", "bad utf-8 in a value"):
+        # Raw `AnyValue` bytes of the same length in place of a string value's (0x0A, 11, text).
+        kv = pb.attributes.add()
+        kv.key, kv.value.string_value = "raw", "PLACEHOLDER"
+        replacement = {
+            "truncated value": b"\x0a\x0fPLACEHOLDER",  # a length past the message's end
+            "value with two fields": b"\x0a\x06abcdef\x18\x05\x0a\x01z",  # string, int, string
+            "bad utf-8 in a value": b"\x0a\x0bPLACEHOLD\xff\xfe",
+        }[mutate]
+        payload = request.SerializeToString().replace(b"\x0a\x0bPLACEHOLDER", replacement)
     good = encode_spans(rich_trace(trace_id()))
 
-    assert_same(stage, [(good, AUDITS[0]), (payload, AUDITS[1]), (good, AUDITS[1])])
+    batch, rejects = assert_same(stage, [(good, AUDITS[0]), (payload, AUDITS[1]), (good, AUDITS[1])])
+
+    if mutate in ("truncated value", "bad utf-8 in a value"):
+        assert [index for index, _ in rejects] == [1]
+        assert len(batch) == 6  # both good messages kept
+    elif mutate == "value with two fields":
+        assert rejects == []
+        # The last field wins, as in the protobuf runtime.
+        assert [dict(m)["raw"] for m in batch.table.column("attributes").to_pylist() if "raw" in dict(m)] == [
+            "z"
+        ]
 
 
 def test_stage_empty_and_spanless_messages_equal_python_decode(stage: OtlpStage) -> None:
