@@ -1,9 +1,28 @@
 from __future__ import annotations
 
+import pytest
 from store_data import BASE_NS, rich_trace, span, trace_id
 
 from datatracing.model import SpanKind
-from datatracing.pipeline.store import ClickHouseTraceStore, DependencyEdge, Operation, SpanBatch
+from datatracing.pipeline.store import (
+    ClickHouseTraceStore,
+    DependencyEdge,
+    Operation,
+    SpanBatch,
+    StoreQueryError,
+)
+from datatracing.pipeline.store._catalog import REFRESH_S
+
+BASE_S = BASE_NS // 10**9
+
+
+def _operation_rows(store: ClickHouseTraceStore) -> list[tuple[str, int]]:
+    """The rows written to `operations` (before any merge folds them): (name, last_seen seconds)."""
+    table = store.backend.query(
+        f"SELECT toString(name) AS name, toUInt32(last_seen) AS seen FROM {store.database}.operations "
+        "ORDER BY seen"
+    )
+    return [(str(r["name"]), int(r["seen"]) - BASE_S) for r in table.to_pylist()]
 
 
 def test_services_and_operations_list_what_was_stored(store: ClickHouseTraceStore) -> None:
@@ -54,3 +73,47 @@ def test_dependencies_count_cross_service_calls_in_window(store: ClickHouseTrace
         DependencyEdge(parent="payments", child="db", call_count=1),
     ]
     assert store.dependencies(0, 10) == []
+
+
+def test_operations_written_once_per_name_until_last_seen_is_due(store: ClickHouseTraceStore) -> None:
+    tid = trace_id()
+    store.insert(SpanBatch.from_spans([span(tid, 1, start=0)]))
+    store.insert(SpanBatch.from_spans([span(tid, 2, start=10**9), span(tid, 3, start=2 * 10**9)]))
+
+    assert _operation_rows(store) == [("GET /cart", 0)]
+
+    later = (REFRESH_S + 5) * 10**9
+    store.insert(SpanBatch.from_spans([span(tid, 4, start=later), span(tid, 5, name="new", start=3 * 10**9)]))
+
+    assert _operation_rows(store) == [("GET /cart", 0), ("new", 3), ("GET /cart", REFRESH_S + 5)]
+    assert store.operations("checkout") == [
+        Operation(name="GET /cart", span_kind="server"),
+        Operation(name="new", span_kind="server"),
+    ]
+
+
+def test_operations_from_another_writer_keep_the_newest_last_seen(store: ClickHouseTraceStore) -> None:
+    # A second writer (another sink, or this one restarted) knows nothing written before it.
+    other = ClickHouseTraceStore(store.backend, database=store.database)
+    tid = trace_id()
+    store.insert(SpanBatch.from_spans([span(tid, 1, start=100 * 10**9)]))
+    other.insert(SpanBatch.from_spans([span(tid, 2, start=0)]))
+    store.optimize()
+
+    assert _operation_rows(store) == [("GET /cart", 100)]
+    assert store.operations("checkout") == [Operation(name="GET /cart", span_kind="server")]
+
+
+def test_operations_not_written_when_the_spans_insert_fails(store: ClickHouseTraceStore) -> None:
+    tid = trace_id()
+    store.backend.execute(f"RENAME TABLE {store.database}.spans TO {store.database}.spans_away")
+    try:
+        with pytest.raises(StoreQueryError):
+            store.insert(SpanBatch.from_spans([span(tid, 1)]))
+        assert _operation_rows(store) == []
+    finally:
+        store.backend.execute(f"RENAME TABLE {store.database}.spans_away TO {store.database}.spans")
+
+    store.insert(SpanBatch.from_spans([span(tid, 1)]))
+
+    assert _operation_rows(store) == [("GET /cart", 0)]

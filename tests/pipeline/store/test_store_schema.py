@@ -29,6 +29,7 @@ ALL = [
     "0005_read_path.sql",
     "0006_spans_layout.sql",
     "0007_compact_fresh_parts.sql",
+    "0008_operations_by_writer.sql",
 ]
 
 
@@ -118,7 +119,7 @@ def test_migrate_rebuild_0006_keeps_every_span_and_the_views(
         {"db": store.database},
     )
     assert left.num_rows == 0
-    # traces_mv and operations_mv followed the name `spans` to the new table.
+    # traces_mv followed the name `spans` to the new table.
     late = trace_id(99)
     store.insert(SpanBatch.from_spans(rich_trace(late, 10 * 10**9)))
     page = store.search(TraceQuery(limit=10))

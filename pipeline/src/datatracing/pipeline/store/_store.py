@@ -15,6 +15,7 @@ from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.errors import ConfigError
 from datatracing.pipeline.store._backend import Backend, Params
 from datatracing.pipeline.store._batch import SpanBatch
+from datatracing.pipeline.store._catalog import OperationsCatalog
 from datatracing.pipeline.store._cluster import cluster_statements
 from datatracing.pipeline.store._errors import StoreSchemaError
 from datatracing.pipeline.store._port import (
@@ -97,7 +98,7 @@ class ClickHouseTraceStore:
         >>> from datatracing.pipeline.store import open_store
         >>> store = open_store("chdb:///var/lib/datatracing")  # doctest: +SKIP
         >>> store.migrate()  # doctest: +SKIP
-        ['0001_spans.sql', '0002_traces.sql', ..., '0007_compact_fresh_parts.sql']
+        ['0001_spans.sql', '0002_traces.sql', ..., '0008_operations_by_writer.sql']
     """
 
     def __init__(
@@ -116,6 +117,7 @@ class ClickHouseTraceStore:
         self._schema_dir = schema_dir
         self._bounds: tuple[float, tuple[int, int] | None] | None = None
         self._can_defer: bool | None = None  # whether the engine knows `_DEFER_SETTING`
+        self._catalog = OperationsCatalog()
         render("", self._db, retention_days)  # validate retention now, not at the first migrate
         if cluster is not None:
             try:
@@ -225,6 +227,15 @@ class ClickHouseTraceStore:
             # Forward to the shards inside the INSERT, so success means stored (and deduplicated).
             settings["distributed_foreground_insert"] = 1
         self._backend.insert_arrow(f"{self._db}.spans", batch.table, settings)
+        # After the spans: a name is listed only once spans with it are stored. A failure here
+        # fails the insert, whose retry (deduplicated above) writes the names again.
+        operations = self._catalog.pending(batch.table)
+        if operations is not None:
+            extra = {"distributed_foreground_insert": 1} if self._cluster is not None else {}
+            self._backend.insert_arrow(
+                f"{self._db}.operations", operations, {"insert_deduplicate": 0, **extra}
+            )
+            self._catalog.written(operations)
         return len(batch)
 
     # --- reads ------------------------------------------------------------------------------------
