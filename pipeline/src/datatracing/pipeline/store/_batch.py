@@ -29,6 +29,7 @@ __all__ = ["SpanBatch"]
 log = logging.getLogger(__name__)
 
 _ZERO8 = pa.scalar(b"\x00" * 8, pa.binary(8))
+_encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _parent_services(arrays: dict[str, pa.Array]) -> pa.Array:
@@ -61,11 +62,11 @@ def _extras(arrays: dict[str, pa.Array]) -> pa.Array:
     rows = pc.indices_nonzero(mask)
     if len(rows) == 0:
         return empty
-    texts = []
-    for values in pa.table({name: pc.take(arrays[name], rows) for name in EXTRAS_FIELDS}).to_pylist():
-        values["links.trace_id"] = [v.hex() for v in values["links.trace_id"]]
-        values["links.span_id"] = [v.hex() for v in values["links.span_id"]]
-        texts.append(json.dumps([values[name] for name in EXTRAS_FIELDS], separators=(",", ":")))
+    # Column by column, then one JSON array per row (a dict per row cost twice as much).
+    taken = {name: pc.take(arrays[name], rows).to_pylist() for name in EXTRAS_FIELDS}
+    for name in ("links.trace_id", "links.span_id"):
+        taken[name] = [[v.hex() for v in ids] if ids else [] for ids in taken[name]]
+    texts = [_encode(row) for row in zip(*(taken[name] for name in EXTRAS_FIELDS), strict=True)]
     return pc.replace_with_mask(empty, mask, pa.array(texts, pa.string()))
 
 
