@@ -38,8 +38,8 @@ Key = tuple[str, str, str, int]
 class OperationsCatalog:
     """What one writer has written to `operations`, and what a batch adds to it.
 
-    Call `pending(spans)` before inserting, insert the rows it returns (if any) into `operations`
-    once the spans are stored, then `written(rows)`.
+    Once a batch's spans are stored: `pending(spans)` gives the rows `operations` lacks (if any);
+    insert them, then `written(rows)`.
     """
 
     def __init__(self) -> None:
