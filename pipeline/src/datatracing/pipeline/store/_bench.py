@@ -53,11 +53,10 @@ def _resource(request: ExportTraceServiceRequest, service: str, rng: random.Rand
     return ss
 
 
-def _trace(rng: random.Random, now_ns: int) -> tuple[bytes, int]:
-    """One trace of 3-30 spans over several services, as one OTLP message."""
+def _trace(rng: random.Random, start: int) -> tuple[bytes, int]:
+    """One trace of 3-30 spans over several services starting at `start`, as one OTLP message."""
     request = ExportTraceServiceRequest()
     trace_id = rng.getrandbits(128).to_bytes(16, "big")
-    start = now_ns - rng.randrange(3600 * 10**9)
     count = min(30, max(3, int(rng.lognormvariate(2.2, 0.5))))
     error = rng.random() < 0.03
     groups: dict[str, object] = {}
@@ -110,12 +109,21 @@ def _trace(rng: random.Random, now_ns: int) -> tuple[bytes, int]:
 
 
 def generate_messages(spans: int, seed: int = 7) -> Iterator[bytes]:
-    """OTLP messages (one trace each) totalling about `spans` spans, timestamps in the last hour."""
+    """OTLP messages (one trace each) totalling about `spans` spans over the last hour, in the order
+    a sink receives them: traces start in time order (each within a second of its place), so a
+    sink batch holds a few seconds of spans, as in production.
+
+    (Start times drawn at random over the hour made every batch span the hour: after midnight UTC
+    each batch then fell in two day partitions, two parts per table per insert, and the insert cost
+    8.6-8.8 instead of 4.8-4.9 µs per span.)
+    """
     rng = random.Random(seed)
-    now_ns = time.time_ns()
+    hour = 3600 * 10**9
+    first = time.time_ns() - hour
     made = 0
     while made < spans:
-        payload, count = _trace(rng, now_ns)
+        start = first + hour * made // max(spans, 1) + rng.randrange(10**9) - 10**9
+        payload, count = _trace(rng, start)
         made += count
         yield payload
 
