@@ -210,9 +210,14 @@ class ClickHouseTraceStore:
         (`insert_deduplication_token`); the token is hashed, so any text is safe."""
         if len(batch) == 0:
             return 0
+        # On a cluster, forward to the shards inside the INSERT (of the spans and of `operations`),
+        # so success means stored (and deduplicated).
+        forward: dict[str, str | int] = (
+            {"distributed_foreground_insert": 1} if self._cluster is not None else {}
+        )
         # Merging the block as if on insert only deduplicates rows within it: sorting and indexing
         # the part already cost enough, and reads tolerate duplicates (see schema/README.md).
-        settings: dict[str, str | int] = {"optimize_on_insert": 0}
+        settings: dict[str, str | int] = {"optimize_on_insert": 0, **forward}
         if self._can_defer is None:
             known = self._rows(
                 "SELECT count() AS n FROM system.settings WHERE name = {n:String}", {"n": _DEFER_SETTING}
@@ -223,17 +228,13 @@ class ClickHouseTraceStore:
         if dedup_token is not None:
             settings["insert_deduplicate"] = 1
             settings["insert_deduplication_token"] = hashlib.sha256(dedup_token.encode()).hexdigest()
-        if self._cluster is not None:
-            # Forward to the shards inside the INSERT, so success means stored (and deduplicated).
-            settings["distributed_foreground_insert"] = 1
         self._backend.insert_arrow(f"{self._db}.spans", batch.table, settings)
         # After the spans: a name is listed only once spans with it are stored. A failure here
         # fails the insert, whose retry (deduplicated above) writes the names again.
         operations = self._catalog.pending(batch.table)
         if operations is not None:
-            extra = {"distributed_foreground_insert": 1} if self._cluster is not None else {}
             self._backend.insert_arrow(
-                f"{self._db}.operations", operations, {"insert_deduplicate": 0, **extra}
+                f"{self._db}.operations", operations, {"insert_deduplicate": 0, **forward}
             )
             self._catalog.written(operations)
         return len(batch)
