@@ -117,3 +117,23 @@ def test_operations_not_written_when_the_spans_insert_fails(store: ClickHouseTra
     store.insert(SpanBatch.from_spans([span(tid, 1)]))
 
     assert _operation_rows(store) == [("GET /cart", 0)]
+
+
+def test_operations_insert_failure_fails_the_insert_and_its_retry_writes_names_once(
+    store: ClickHouseTraceStore,
+) -> None:
+    tid = trace_id()
+    batch = SpanBatch.from_spans([span(tid, 1), span(tid, 2, parent=1)])
+    store.backend.execute(f"RENAME TABLE {store.database}.operations TO {store.database}.operations_away")
+    try:
+        with pytest.raises(StoreQueryError, match="operations"):
+            store.insert(batch, dedup_token="batch-1")
+    finally:
+        store.backend.execute(f"RENAME TABLE {store.database}.operations_away TO {store.database}.operations")
+
+    # The spans were stored; the retry (same token) is deduplicated and writes the names.
+    assert store.count_spans() == 2
+    store.insert(batch, dedup_token="batch-1")
+
+    assert store.count_spans() == 2
+    assert _operation_rows(store) == [("GET /cart", 0)]
