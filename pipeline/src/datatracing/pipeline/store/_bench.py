@@ -122,7 +122,7 @@ def generate_messages(spans: int, seed: int = 7) -> Iterator[bytes]:
     first = time.time_ns() - hour
     made = 0
     while made < spans:
-        start = first + hour * made // max(spans, 1) + rng.randrange(10**9) - 10**9
+        start = first + hour * made // spans + rng.randrange(10**9) - 10**9  # spans > made >= 0
         payload, count = _trace(rng, start)
         made += count
         yield payload
