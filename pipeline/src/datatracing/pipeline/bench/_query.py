@@ -26,7 +26,7 @@ from datatracing.model import Trace
 from datatracing.pipeline.bench._serve import serve_in_thread
 from datatracing.pipeline.bench._store import generate_messages, load, percentile
 from datatracing.pipeline.bench._traffic import TrafficShape, synthetic_trace
-from datatracing.pipeline.query import build_graph, create_app
+from datatracing.pipeline.query import create_app, trace_graph
 from datatracing.pipeline.store import ClickHouseTraceStore, SpanBatch, open_store
 
 __all__ = ["run_query_bench"]
@@ -91,7 +91,7 @@ def _graph(store: ClickHouseTraceStore, base: str, big: Trace) -> dict[str, floa
     best = float("inf")
     for _ in range(5):
         t0 = time.perf_counter()
-        build_graph(stored)
+        trace_graph(stored)
         best = min(best, (time.perf_counter() - t0) * 1000)
     with httpx.Client(base_url=base, timeout=60) as client:
         http_ms = min(_timed_get(client, f"/v1/traces/{big.trace_id}/graph") for _ in range(3))
