@@ -1,6 +1,7 @@
 """`datatracing bench SUITE`: figures printed as a table, and as one JSON object with `--json`.
 
-Each suite measures a raw baseline in the same run where one exists, so ratios hold across machines.
+Each suite measures a raw baseline in the same run where one exists, so ratios hold across machines,
+and every suite reports the machine it ran on (`_machine.machine_fingerprint`).
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from datatracing.pipeline.bench._machine import machine_fingerprint
 from datatracing.pipeline.errors import ConfigError
 
-SUITES = ("e2e", "sampler", "store", "sdk")
+SUITES = ("e2e", "sampler", "store", "query", "sdk")
 
 
 def _suite(name: str, quick: bool, size: int | None) -> dict[str, float]:
@@ -28,10 +30,15 @@ def _suite(name: str, quick: bool, size: int | None) -> dict[str, float]:
 
         return run_sampler_bench(quick)
     if name == "store":
-        from datatracing.pipeline.store._bench import run_store_bench
+        from datatracing.pipeline.bench._store import run_store_bench
 
         with tempfile.TemporaryDirectory() as tmp:
             return run_store_bench(size or (200_000 if quick else 1_000_000), quick, Path(tmp))
+    if name == "query":
+        from datatracing.pipeline.bench._query import run_query_bench
+
+        with tempfile.TemporaryDirectory() as tmp:
+            return run_query_bench(size or (200_000 if quick else 1_000_000), quick, Path(tmp))
     if name == "sdk":
         from datatracing.pipeline.bench._sdk import run_sdk_suite
 
@@ -51,12 +58,17 @@ def run_suite(
     if name not in SUITES:
         raise ConfigError(f"suite: expected one of {', '.join(SUITES)}, got {name!r}")
     figures = _suite(name, quick, size)
+    machine = machine_fingerprint()
     table = Table(title=f"datatracing bench {name}{' (quick)' if quick else ''}")
     table.add_column("figure")
     table.add_column("value", justify="right")
     for key, value in figures.items():
         table.add_row(key, f"{value:,.3f}" if isinstance(value, float) and value < 100 else f"{value:,.0f}")
+    table.add_section()
+    table.add_row("cpu_model", str(machine["cpu_model"]))
+    table.add_row("cores", f"{machine['cores']:.0f}")
+    table.add_row("python_loop_s", f"{machine['python_loop_s']:.3f}")
     Console().print(table)
     if json_out:
-        echo(json.dumps({"suite": name, "quick": quick, **figures}, sort_keys=True))
+        echo(json.dumps({"suite": name, "quick": quick, **figures, **machine}, sort_keys=True))
     return figures

@@ -22,9 +22,10 @@ from datatracing.pipeline.store._port import (
     TraceStore,
     TraceSummary,
 )
-from datatracing.pipeline.store._store import ClickHouseTraceStore
+from datatracing.pipeline.store._store import TABLES, ClickHouseTraceStore
 
 __all__ = [
+    "TABLES",
     "ClickHouseTraceStore",
     "DependencyEdge",
     "Operation",

@@ -1,6 +1,6 @@
 """Store benchmark: OTLP bytes -> rows, bytes per span, get-by-id and search latency.
 
-Run: `python -m datatracing.pipeline.store._bench 1000000 /tmp/bench` (uses chdb under the folder).
+Run: `datatracing bench store --size 1000000 --json` (chdb in a temporary folder).
 """
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import random
 import statistics
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,11 +16,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.config import SinkSettings
-from datatracing.pipeline.store._open import open_store
-from datatracing.pipeline.store._port import TraceQuery
-from datatracing.pipeline.store._store import TABLES, ClickHouseTraceStore
+from datatracing.pipeline.store import TABLES, ClickHouseTraceStore, TraceQuery, open_store
 
-__all__ = ["generate_messages", "measure_queries", "run_store_bench"]
+__all__ = ["generate_messages", "load", "measure_queries", "percentile", "run_store_bench"]
 
 _SERVICES = {
     "frontend": ["GET /", "GET /cart", "POST /checkout", "GET /product/{id}", "GET /search"],
@@ -113,9 +110,9 @@ def generate_messages(spans: int, seed: int = 7) -> Iterator[bytes]:
     a sink receives them: traces start in time order (each within a second of its place), so a
     sink batch holds a few seconds of spans, as in production.
 
-    (Start times drawn at random over the hour made every batch span the hour: after midnight UTC
-    each batch then fell in two day partitions, two parts per table per insert, and the insert cost
-    8.6-8.8 instead of 4.8-4.9 µs per span.)
+    (Start times drawn at random over the hour would make every batch span the hour, and after
+    midnight UTC fall in two day partitions: two parts per table per insert, see
+    docs/performance.md.)
     """
     rng = random.Random(seed)
     hour = 3600 * 10**9
@@ -128,7 +125,8 @@ def generate_messages(spans: int, seed: int = 7) -> Iterator[bytes]:
         yield payload
 
 
-def _p(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (inclusive method); the value itself for fewer than two."""
     if len(values) < 2:
         return values[0] if values else 0.0
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
@@ -140,7 +138,7 @@ def _timed_ms(fn: object, *args: object) -> float:
     return (time.perf_counter() - t0) * 1000
 
 
-def _insert(store: ClickHouseTraceStore, messages: list[bytes]) -> dict[str, float]:
+def load(store: ClickHouseTraceStore, messages: list[bytes]) -> dict[str, float]:
     """Decode and insert in sink-sized batches (`SinkSettings.batch_max_spans`), then merge.
 
     CPU is what "per core" means: the embedded engine decodes and inserts on several threads, so
@@ -222,7 +220,7 @@ def measure_queries(store: ClickHouseTraceStore, quick: bool) -> dict[str, float
     for t in warm:
         store.get_trace(t)
     gets = [_timed_ms(store.get_trace, t) for t in ids]
-    result["get_trace_p50_ms"], result["get_trace_p95_ms"] = _p(gets, 50), _p(gets, 95)
+    result["get_trace_p50_ms"], result["get_trace_p95_ms"] = percentile(gets, 50), percentile(gets, 95)
     n = 10 if quick else 50
     kinds: dict[str, list[TraceQuery]] = {
         "service_operation": [
@@ -242,7 +240,7 @@ def measure_queries(store: ClickHouseTraceStore, quick: bool) -> dict[str, float
     }
     for kind, queries in kinds.items():
         store.search(queries[0])
-        result[f"search_{kind}_p95_ms"] = _p([_timed_ms(store.search, q) for q in queries], 95)
+        result[f"search_{kind}_p95_ms"] = percentile([_timed_ms(store.search, q) for q in queries], 95)
     result["attribute_search_p95_ms"] = result["search_attribute_p95_ms"]
     result["search_p95_ms"] = max(result[f"search_{k}_p95_ms"] for k in kinds)
     return result
@@ -257,7 +255,7 @@ def run_store_bench(spans: int, quick: bool, workdir: Path) -> dict[str, float]:
     )
     try:
         store.migrate()
-        result = _insert(store, messages)
+        result = load(store, messages)
         # The input (~4 GB at 10M spans) would crowd the page cache out while reads are timed;
         # a query service does not hold the sink's input.
         messages.clear()
@@ -270,10 +268,3 @@ def run_store_bench(spans: int, quick: bool, workdir: Path) -> dict[str, float]:
         return result
     finally:
         store.close()
-
-
-if __name__ == "__main__":  # pragma: no cover - manual benchmark entry point
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    folder = Path(sys.argv[2]) if len(sys.argv) > 2 else Path("bench-store")
-    for key, value in run_store_bench(count, quick=False, workdir=folder).items():
-        print(f"{key:36s} {value:12.2f}")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from datatracing.pipeline.store._bench import run_store_bench
+from datatracing.pipeline.bench._store import run_store_bench
 
 KEYS = {
     "spans",
