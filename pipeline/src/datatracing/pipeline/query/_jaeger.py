@@ -69,9 +69,17 @@ def _raw(value: AttributeValue) -> Any:
         return [_raw(v) for v in value]
     if isinstance(value, dict):
         return {k: _raw(v) for k, v in value.items()}
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
-        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return _go_float(value)
+        if value.is_integer() and abs(value) < 1e21:
+            return int(value)
     return value
+
+
+def _go_float(value: float) -> str:
+    # JSON has no NaN or infinity; Go's strconv spellings keep the value readable.
+    return "NaN" if math.isnan(value) else ("+Inf" if value > 0 else "-Inf")
 
 
 def jaeger_tag(key: str, value: AttributeValue) -> dict[str, Any]:
@@ -92,8 +100,7 @@ def jaeger_tag(key: str, value: AttributeValue) -> dict[str, Any]:
         real: float = value  # type: ignore[assignment]
         if math.isfinite(real):
             return {"key": key, "type": "float64", "value": real}
-        # JSON has no NaN or infinity; Go's strconv spellings keep the value readable.
-        return {"key": key, "type": "float64", "value": "NaN" if math.isnan(real) else f"{real:+}"}
+        return {"key": key, "type": "float64", "value": _go_float(real)}
     if kind is bytes:
         raw: bytes = value  # type: ignore[assignment]
         return {"key": key, "type": "binary", "value": base64.b64encode(raw).decode("ascii")}
