@@ -24,7 +24,8 @@ def _ok(client: TestClient, url: str) -> dict[str, Any]:
     response = client.get(url)
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
-    assert set(body) == ENVELOPE_KEYS and (body["limit"], body["offset"]) == (0, 0)
+    assert set(body) == ENVELOPE_KEYS
+    assert (body["limit"], body["offset"]) == (0, 0)
     return body
 
 
@@ -32,7 +33,8 @@ def _jaeger_error(client: TestClient, url: str, status: int) -> str:
     response = client.get(url)
     assert response.status_code == status, response.text
     body = response.json()
-    assert body["data"] is None and (body["total"], body["limit"], body["offset"]) == (0, 0, 0)
+    assert body["data"] is None
+    assert (body["total"], body["limit"], body["offset"]) == (0, 0, 0)
     (error,) = body["errors"]
     assert error["code"] == status
     message: str = error["msg"]
@@ -49,7 +51,8 @@ def rich(store: ClickHouseTraceStore) -> str:
 def test_services_lists_every_service_with_total(client: TestClient, rich: str) -> None:
     body = _ok(client, "/api/services")
     assert {"ja-web", "ja-pay", "ja-db"} <= set(body["data"])
-    assert body["total"] == len(body["data"]) and body["errors"] is None
+    assert body["total"] == len(body["data"])
+    assert body["errors"] is None
 
 
 def test_service_operations_legacy_route_names_only(client: TestClient, rich: str) -> None:
@@ -87,7 +90,8 @@ def test_operations_without_service_400_names_parameter(client: TestClient) -> N
 def test_trace_by_id_whole_trace_in_data(client: TestClient, rich: str) -> None:
     body = _ok(client, f"/api/traces/{rich}")
     (trace,) = body["data"]
-    assert trace["traceID"] == rich and body["errors"] is None
+    assert trace["traceID"] == rich
+    assert body["errors"] is None
     assert [s["operationName"] for s in trace["spans"]] == ["GET /checkout", "charge", "SELECT cards"]
     root, charge, query = trace["spans"]
     services = {pid: p["serviceName"] for pid, p in trace["processes"].items()}
@@ -140,7 +144,8 @@ def test_trace_by_id_bad_parameter_400_names_it(client: TestClient, url: str, ne
 
 def test_trace_by_id_accept_protobuf_otlp_traces_data(client: TestClient, rich: str) -> None:
     response = client.get(f"/api/traces/{rich}", headers={"Accept": "application/protobuf"})
-    assert response.status_code == 200 and response.headers["content-type"] == "application/protobuf"
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/protobuf"
     data = TracesData.FromString(response.content)
     assert sorted(s.name for rs in data.resource_spans for ss in rs.scope_spans for s in ss.spans) == [
         "GET /checkout",
@@ -152,14 +157,16 @@ def test_trace_by_id_accept_protobuf_otlp_traces_data(client: TestClient, rich: 
 def _search(client: TestClient, **params: Any) -> list[dict[str, Any]]:
     base = {"start": START_US, "end": END_US}
     body = _ok(client, "/api/traces?" + urlencode({**base, **params}, doseq=True))
-    assert body["total"] == 0 and body["errors"] is None
+    assert body["total"] == 0
+    assert body["errors"] is None
     data: list[dict[str, Any]] = body["data"]
     return data
 
 
 def test_search_span_filters_return_whole_traces(client: TestClient, rich: str) -> None:
     (trace,) = _search(client, service="ja-db")
-    assert trace["traceID"] == rich and len(trace["spans"]) == 3
+    assert trace["traceID"] == rich
+    assert len(trace["spans"]) == 3
     assert [t["traceID"] for t in _search(client, service="ja-pay", operation="charge")] == [rich]
     assert _search(client, service="ja-pay", operation="nope") == []
 
@@ -230,7 +237,8 @@ def test_dependencies_sum_calls_per_edge_and_filter_by_service(client: TestClien
     end_ms = time.time_ns() // 10**6 + 60_000
     body = _ok(client, f"/api/dependencies?endTs={end_ms}&lookback={3 * 3600 * 1000}")
     edges = {(d["parent"], d["child"]): d["callCount"] for d in body["data"]}
-    assert edges[("ja-web", "ja-pay")] == 1 and edges[("ja-pay", "ja-db")] == 1
+    assert edges[("ja-web", "ja-pay")] == 1
+    assert edges[("ja-pay", "ja-db")] == 1
     assert set(body["data"][0]) == {"parent", "child", "callCount"}
     only = _ok(client, f"/api/dependencies?endTs={end_ms}&lookback={3 * 3600 * 1000}&service=ja-db")["data"]
     assert only == [{"parent": "ja-pay", "child": "ja-db", "callCount": 1}]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import calendar
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
@@ -83,7 +83,7 @@ def test_parse_go_duration_any_text_value_or_value_error(text: str) -> None:
 )
 def test_parse_rfc3339_ns_any_time_and_offset_exact(moment: datetime, nanos: int, offset_min: int) -> None:
     zone = timezone(timedelta(minutes=offset_min))
-    local = moment.replace(tzinfo=timezone.utc).astimezone(zone)
+    local = moment.replace(tzinfo=UTC).astimezone(zone)
     sign = "+" if offset_min >= 0 else "-"
     suffix = f"{sign}{abs(offset_min) // 60:02d}:{abs(offset_min) % 60:02d}"
     text = local.strftime("%Y-%m-%dT%H:%M:%S") + f".{local.microsecond:06d}{nanos:03d}" + suffix
@@ -99,5 +99,5 @@ def test_parse_rfc3339_ns_zulu_without_fraction() -> None:
     "text", ["", "2026-01-02", "2026-01-02T03:04:05", "2026-02-30T00:00:00Z", "2026-01-02T24:00:00Z", "x"]
 )
 def test_parse_rfc3339_ns_not_a_time_value_error(text: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"RFC 3339|no such"):
         parse_rfc3339_ns(text)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -21,9 +21,7 @@ from datatracing.wire import request_to_spans
 
 GOLDEN = json.loads((Path(__file__).parents[2] / "fixtures" / "jaeger" / "apiv3_shapes.json").read_text())
 WINDOW = {
-    "query.startTimeMin": datetime.fromtimestamp(BASE_NS / 1e9 - 60, timezone.utc)
-    .isoformat()
-    .replace("+00:00", "Z"),
+    "query.startTimeMin": datetime.fromtimestamp(BASE_NS / 1e9 - 60, UTC).isoformat().replace("+00:00", "Z"),
     "query.startTimeMax": "2100-01-01T00:00:00.000000001Z",
 }
 
@@ -60,7 +58,8 @@ def _spans_of(result: dict[str, Any]) -> list[Any]:
 
 def test_v3_services_object(client: TestClient, rich: str) -> None:
     body = client.get("/api/v3/services").json()
-    assert set(body) == {"services"} and {"v3-web", "v3-pay", "v3-db"} <= set(body["services"])
+    assert set(body) == {"services"}
+    assert {"v3-web", "v3-pay", "v3-db"} <= set(body["services"])
 
 
 def test_v3_operations_shape_of_jaeger_snapshot(client: TestClient, store: ClickHouseTraceStore) -> None:
@@ -79,7 +78,9 @@ def test_v3_trace_by_id_otlp_json_hex_ids_round_trips(
     assert response.status_code == 200
     body = response.json()
     first = body["result"]["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
-    assert first["traceId"] == rich and len(first["spanId"]) == 16 and isinstance(first["kind"], int)
+    assert first["traceId"] == rich
+    assert len(first["spanId"]) == 16
+    assert isinstance(first["kind"], int)
     assert isinstance(first["startTimeUnixNano"], str)
     golden_span = GOLDEN["trace"]["result"]["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
     assert set(golden_span) <= set(first)
@@ -105,7 +106,8 @@ def test_v3_trace_by_id_bad_parameter_400_gateway_error(client: TestClient, url:
     response = client.get(url)
     assert response.status_code == 400
     error = response.json()["error"]
-    assert error["httpCode"] == 400 and error["message"].startswith("malformed parameter")
+    assert error["httpCode"] == 400
+    assert error["message"].startswith("malformed parameter")
 
 
 def test_v3_find_traces_filters_and_snake_case_aliases(client: TestClient, rich: str) -> None:
@@ -144,7 +146,8 @@ def test_v3_find_traces_bad_parameter_400_names_it(
     client: TestClient, params: dict[str, str], needle: str
 ) -> None:
     response = client.get("/api/v3/traces?" + urlencode(params))
-    assert response.status_code == 400 and needle in response.json()["error"]["message"]
+    assert response.status_code == 400
+    assert needle in response.json()["error"]["message"]
 
 
 def test_v3_trace_summaries_counts_per_service(client: TestClient, rich: str) -> None:

@@ -41,7 +41,8 @@ def test_tempo_v2_protobuf_trace_by_id_response_holds_every_span(
     response = client.get(
         f"/api/v2/traces/{rich}?start=1&end=4102444800", headers={"Accept": "application/protobuf"}
     )
-    assert response.status_code == 200 and response.headers["content-type"] == "application/protobuf"
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/protobuf"
     spans = request_to_spans(_trace_by_id_response(response.content))  # type: ignore[arg-type]
     trace = store.get_trace(rich)
     assert trace is not None
@@ -63,4 +64,5 @@ def test_tempo_v2_unknown_id_404_so_grafana_falls_back(client: TestClient) -> No
 @pytest.mark.parametrize("url", ["/api/v2/traces/not-hex", "/api/v2/traces/" + "a" * 32 + "?start=noon"])
 def test_tempo_v2_bad_parameter_400_plain_text(client: TestClient, url: str) -> None:
     response = client.get(url)
-    assert response.status_code == 400 and response.headers["content-type"].startswith("text/plain")
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("text/plain")
