@@ -35,7 +35,7 @@ from fastapi.responses import JSONResponse, Response
 
 from datatracing.pipeline.errors import StoreUnavailableError
 from datatracing.pipeline.query._durations import parse_go_duration
-from datatracing.pipeline.query._jaeger import jaeger_id, jaeger_trace
+from datatracing.pipeline.query._jaeger import jaeger_id, jaeger_trace_json
 from datatracing.pipeline.query._jaeger_v3 import jaeger_v3_router
 from datatracing.pipeline.query._otlp_out import otlp_request
 from datatracing.pipeline.query._params import ParamError, parse_trace_id
@@ -57,6 +57,13 @@ _STATUS_TAGS: dict[str, _Status] = {"ERROR": "error", "OK": "ok", "UNSET": "unse
 
 def _envelope(data: Any, *, total: int = 0, errors: list[dict[str, Any]] | None = None) -> JSONResponse:
     return JSONResponse({"data": data, "total": total, "limit": 0, "offset": 0, "errors": errors or None})
+
+
+def _traces(texts: list[str], errors: list[dict[str, Any]] | None = None) -> Response:
+    # The traces are JSON text already (see `jaeger_trace_json`); only the envelope is written here.
+    tail = json.dumps(errors or None, ensure_ascii=False)
+    body = '{"data":[%s],"total":0,"limit":0,"offset":0,"errors":%s}' % (",".join(texts), tail)  # noqa: UP031
+    return Response(body.encode("utf-8", "replace"), media_type="application/json")
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -223,7 +230,7 @@ def jaeger_router(store: TraceStore) -> APIRouter:
             if _PROTOBUF in request.headers.get("accept", ""):
                 payload = otlp_request(trace.spans).SerializeToString()
                 return Response(payload, media_type=_PROTOBUF)
-            return _envelope([jaeger_trace(trace)])
+            return _traces([jaeger_trace_json(trace)])
 
         return _guard(answer)
 
@@ -235,7 +242,7 @@ def jaeger_router(store: TraceStore) -> APIRouter:
                 return _by_ids(ids)
             page = store.search(_search_query(request))
             found = [store.get_trace(hit.trace_id) for hit in page.traces]
-            return _envelope([jaeger_trace(t) for t in found if t is not None])
+            return _traces([jaeger_trace_json(t) for t in found if t is not None])
 
         return _guard(answer)
 
@@ -247,8 +254,8 @@ def jaeger_router(store: TraceStore) -> APIRouter:
             if trace is None:
                 errors.append({"msg": "trace not found", "traceID": jaeger_id(tid)})
             else:
-                data.append(jaeger_trace(trace))
-        return _envelope(data, errors=errors)
+                data.append(jaeger_trace_json(trace))
+        return _traces(data, errors)
 
     @router.get("/api/dependencies")
     def dependencies(request: Request) -> Response:
