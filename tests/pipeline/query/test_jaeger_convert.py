@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from query_data import BASE_NS, sid, span, spans_from_otlp_json
@@ -213,3 +214,78 @@ def test_jaeger_trace_any_span_is_strict_json_with_every_attribute(
         assert tag["type"] in {"string", "bool", "int64", "float64", "binary"}
         if tag["type"] == "int64" and isinstance(tag["value"], int):
             assert abs(tag["value"]) <= 2**53 - 1
+
+
+_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=8)
+
+
+@st.composite
+def _traces(draw: st.DrawFn) -> Trace:
+    resources = [
+        Resource(
+            attributes={"service.name": draw(_text), **draw(st.dictionaries(_text, _values, max_size=3))}
+        )
+        for _ in range(draw(st.integers(1, 3)))
+    ]
+    count = draw(st.integers(1, 5))
+    spans = []
+    for i in range(1, count + 1):
+        links = tuple(
+            SpanLink(
+                trace_id=draw(st.sampled_from([TID, "f" * 32])), span_id=sid(draw(st.integers(1, count)))
+            )
+            for _ in range(draw(st.integers(0, 2)))
+        )
+        events = tuple(
+            SpanEvent(
+                name=draw(_text),
+                time_unix_nano=BASE_NS + draw(st.integers(0, 10**6)),
+                attributes=draw(st.dictionaries(_text, _values, max_size=2)),
+            )
+            for _ in range(draw(st.integers(0, 2)))
+        )
+        spans.append(
+            span(
+                TID,
+                i,
+                parent=None if i == 1 else draw(st.integers(1, i - 1)),
+                name=draw(_text),
+                start=draw(st.integers(0, 10**6)),
+                attributes=draw(st.dictionaries(_text, _values, max_size=3)),
+                resource=draw(st.sampled_from(resources)),
+                links=links,
+                events=events,
+                status=Status(code=draw(st.sampled_from(StatusCode)), message=draw(_text)),
+                trace_state=draw(st.sampled_from(["", "a=b"])),
+            )
+        )
+    return Trace.from_spans(spans)
+
+
+@given(_traces())
+def test_jaeger_trace_json_any_trace_strict_json_every_field_carried(trace: Trace) -> None:
+    from datatracing.pipeline.query._jaeger import jaeger_trace_json
+
+    text = jaeger_trace_json(trace)
+    jtrace = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+    assert len(jtrace["spans"]) == len(trace.spans)
+    services = {p["serviceName"] for p in jtrace["processes"].values()}
+    assert services == {s.service_name for s in trace.spans}
+    for model, got in zip(trace.spans, jtrace["spans"], strict=True):
+        assert (got["spanID"], got["operationName"]) == (model.span_id, model.name)
+        assert jtrace["processes"][got["processID"]]["serviceName"] == model.service_name
+        assert len(got["logs"]) == len(model.events)
+        expected_refs = (
+            len(model.links)
+            + (model.parent_span_id is not None)
+            - sum(1 for lk in model.links if lk.trace_id == TID and lk.span_id == model.parent_span_id)
+        )
+        assert len(got["references"]) == expected_refs
+        if model.parent_span_id is not None:
+            assert got["references"][0]["spanID"] == model.parent_span_id
+        attributes = model.attributes  # no scope here: the sorted attributes lead the tags
+        want = [jaeger_tag(k, attributes[k]) for k in sorted(attributes)]
+        assert got["tags"][: len(attributes)] == want
+        for tag, key in zip(want, sorted(attributes), strict=True):
+            if isinstance(attributes[key], str):
+                assert tag["value"] == attributes[key]
