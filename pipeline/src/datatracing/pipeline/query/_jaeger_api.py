@@ -55,8 +55,8 @@ _Status = Literal["ok", "error", "unset"]
 _STATUS_TAGS: dict[str, _Status] = {"ERROR": "error", "OK": "ok", "UNSET": "unset"}
 
 
-def _envelope(data: Any, *, total: int = 0, errors: list[dict[str, Any]] | None = None) -> JSONResponse:
-    return JSONResponse({"data": data, "total": total, "limit": 0, "offset": 0, "errors": errors or None})
+def _envelope(data: Any, *, total: int = 0) -> JSONResponse:
+    return JSONResponse({"data": data, "total": total, "limit": 0, "offset": 0, "errors": None})
 
 
 def _traces(texts: list[str], errors: list[dict[str, Any]] | None = None) -> Response:
