@@ -250,7 +250,8 @@ def test_dependencies_bad_end_400_names_it(client: TestClient) -> None:
 
 
 def test_grafana_jaeger_requests_parse_as_its_client_does(client: TestClient, rich: str) -> None:
-    # The URLs grafana-jaeger-datasource's pkg/jaeger/client.go builds, and the fields it reads.
+    # The URLs grafana-jaeger-datasource's pkg/jaeger/client.go and querydata.go build (search in µs,
+    # trace by id and dependencies in ms), and the fields it reads.
     assert "ja-web" in _ok(client, "/api/services")["data"]
     assert _ok(client, "/api/services/ja-web/operations")["data"] == ["GET /checkout"]
     params = {
@@ -267,7 +268,8 @@ def test_grafana_jaeger_requests_parse_as_its_client_does(client: TestClient, ri
     earliest = min(hit["spans"], key=lambda s: s["startTime"])
     assert hit["processes"][earliest["processID"]]["serviceName"] == "ja-web"
     assert (earliest["operationName"], earliest["duration"]) == ("GET /checkout", 50_000)
-    trace = _ok(client, f"/api/traces/{rich}?start={START_US}&end={END_US}")["data"][0]
+    # querydata.go passes the time range in milliseconds to the trace-by-id call (Jaeger reads µs).
+    trace = _ok(client, f"/api/traces/{rich}?start={START_US // 1000}&end={END_US // 1000}")["data"][0]
     for s in trace["spans"]:
         assert {
             "traceID",
