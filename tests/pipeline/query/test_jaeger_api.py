@@ -282,6 +282,14 @@ def test_grafana_jaeger_requests_parse_as_its_client_does(client: TestClient, ri
             "logs",
         } <= set(s)
         assert s["processID"] in trace["processes"]
+        assert isinstance(s["startTime"], int)
+        assert isinstance(s["duration"], int)
+    # utils.TransformTraceResponse: the parent is the first CHILD_OF reference.
+    parents = {}
+    for s in trace["spans"]:
+        child_of = [r["spanID"] for r in s["references"] if r["refType"] == "CHILD_OF"]
+        parents[s["spanID"]] = child_of[0] if child_of else None
+    assert parents == {sid(1): None, sid(2): sid(1), sid(3): sid(2)}
     end_ms = time.time_ns() // 10**6
     deps = _ok(client, f"/api/dependencies?endTs={end_ms}&lookback=7200000")["data"]
     assert {"parent": "ja-web", "child": "ja-pay", "callCount": 1} in deps
