@@ -119,7 +119,7 @@ def _duration(request: Request, name: str) -> int | None:
     return ns or None  # Jaeger treats a zero duration as no bound
 
 
-def parse_tags(simple: list[str], as_json: list[str]) -> dict[str, str]:
+def _parse_tags(simple: list[str], as_json: list[str]) -> dict[str, str]:
     """Jaeger's `tag=k:v` (split at the first colon) and `tags={"k": "v"}` parameters, JSON last."""
     tags: dict[str, str] = {}
     for item in simple:
@@ -155,7 +155,7 @@ def _search_query(request: Request) -> TraceQuery:
     min_ns, max_ns = _duration(request, "minDuration"), _duration(request, "maxDuration")
     if min_ns is not None and max_ns is not None and max_ns < min_ns:
         raise ParamError("'maxDuration' should be greater than 'minDuration'")
-    tags = parse_tags(request.query_params.getlist("tag"), request.query_params.getlist("tags"))
+    tags = _parse_tags(request.query_params.getlist("tag"), request.query_params.getlist("tags"))
     status: _Status | None = None
     if tags.get("error") == "true":
         del tags["error"]
