@@ -127,11 +127,10 @@ def trace_graph(trace: Trace, stored_trace_ids: Collection[str] = ()) -> TraceGr
     order, depth = _waterfall(tops, parents, children, orphan)
 
     critical = [0] * n
-    segments: list[tuple[int, int, int]] = []
-    for i, lo, hi in critical_path(tops, parents, children, starts, ends, kinds):
+    segments = critical_path(tops, parents, children, starts, ends, kinds)
+    for lo, hi, i in segments:
         critical[i] += hi - lo
-        segments.append((lo, hi, i))
-    segments.sort()
+    segments.sort()  # each top's sections come latest first: one descending run per top
     self_ns = [e - s for s, e in zip(starts, ends, strict=True)]
     for i, kids in enumerate(children):
         if kids:
