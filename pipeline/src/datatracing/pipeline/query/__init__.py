@@ -1,10 +1,40 @@
-"""The query service (HTTP JSON API over a `TraceStore`), with Jaeger- and Tempo-compatible routers."""
+"""The query service (HTTP JSON API over a `TraceStore`), the analysis of one trace's graph, and the
+Jaeger- and Tempo-compatible routers."""
 
 from __future__ import annotations
 
 from datatracing.pipeline.query._app import create_app, normalize_trace_id
 from datatracing.pipeline.query._errors import ApiError
+from datatracing.pipeline.query._graph import linked_trace_ids, trace_graph
+from datatracing.pipeline.query._graph_api import graph_router
+from datatracing.pipeline.query._graph_model import (
+    GraphLink,
+    GraphNode,
+    PathSegment,
+    ServiceEdge,
+    ServiceGraph,
+    ServiceNode,
+    ServiceSummary,
+    TraceGraph,
+)
 from datatracing.pipeline.query._jaeger_api import jaeger_router
 from datatracing.pipeline.query._tempo import tempo_router
 
-__all__ = ["ApiError", "create_app", "jaeger_router", "normalize_trace_id", "tempo_router"]
+__all__ = [
+    "ApiError",
+    "GraphLink",
+    "GraphNode",
+    "PathSegment",
+    "ServiceEdge",
+    "ServiceGraph",
+    "ServiceNode",
+    "ServiceSummary",
+    "TraceGraph",
+    "create_app",
+    "graph_router",
+    "jaeger_router",
+    "linked_trace_ids",
+    "normalize_trace_id",
+    "tempo_router",
+    "trace_graph",
+]
