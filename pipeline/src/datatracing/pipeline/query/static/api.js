@@ -10,7 +10,11 @@ export class ApiError extends Error {
 
 /** GET a JSON route; throws ApiError with the service's error envelope message. */
 export async function getJson(path, signal) {
-  const response = await fetch(path, { signal, headers: { Accept: "application/json" } });
+  return readJson(await fetch(path, { signal, headers: { Accept: "application/json" } }));
+}
+
+/** The JSON body of a response, or an ApiError from its error envelope. */
+export async function readJson(response) {
   let body = null;
   try {
     body = await response.json();

@@ -42,6 +42,7 @@ function route() {
   if (done && done.catch) {
     done.catch((err) => {
       if (err && err.name === "AbortError") return;
+      console.error(err); // a failed view is a bug: the UI tests fail on console errors
       root.innerHTML = `<p class="error">${esc(err && err.message ? err.message : err)}</p>`;
     });
   }

@@ -14,12 +14,24 @@ function table(attrs) {
 }
 
 export function samplingHtml(sampling) {
+  if (sampling === undefined) return `<span class="muted">…</span>`; // the trace is still loading
   if (!sampling) return `<span class="muted">not recorded</span>`;
   // The sampler's rate is "1 in N": 1 keeps everything, 10 kept one trace in ten.
   const rate = typeof sampling.sample_rate === "number" ? sampling.sample_rate : null;
   const rateText = rate === null ? "" : rate >= 1 ? `1 in ${rate % 1 ? rate.toFixed(2) : rate}` : String(rate);
   return `policy <b>${esc(sampling.policy || "?")}</b>${sampling.policy_version ? ` (version ${esc(sampling.policy_version)})` : ""}${
     rateText ? `, rate <b>${esc(rateText)}</b>` : ""}`;
+}
+
+function linkHtml(traceId, link, direction) {
+  const other = direction === "out" ? { trace: link.linked_trace_id, span: link.linked_span_id } : { trace: traceId, span: link.span_id };
+  const inTrace = direction === "in" || link.in_trace;
+  const target = inTrace
+    ? `<button type="button" class="linkish" data-goto="${esc(other.span)}">span ${esc(other.span)} (this trace)</button>`
+    : `<a class="trace-link" href="/trace/${esc(other.trace)}?span=${esc(other.span)}">trace ${esc(other.trace.slice(0, 16))}… span ${esc(other.span)}</a>${
+        link.stored === false ? ` <span class="muted">(not stored)</span>` : ""}`;
+  const attrs = link.attributes && Object.keys(link.attributes).length ? table(link.attributes) : "";
+  return `<li>${direction === "out" ? "→" : "←"} ${target}${attrs}</li>`;
 }
 
 /** The panel for one span: {span (full), node (graph), traceId, traceStart, links, inbound, sampling}. */
@@ -46,6 +58,7 @@ export function detailHtml({ span, node, traceId, traceStart, links, inbound, sa
       <tr><th>status</th><td class="${statusName === "error" ? "err-text" : ""}">${esc(statusName)}${status.message ? ": " + esc(status.message) : ""}</td></tr>
       <tr><th>sampling</th><td>${samplingHtml(sampling)}</td></tr>
     </table>
+    ${span.loading ? `<p class="muted">Loading attributes, events and resource…</p>` : ""}
     <h4>Attributes</h4>${table(span.attributes)}
     <h4>Links${links.length ? ` (${links.length})` : ""}</h4>
     ${links.length ? `<ul class="links">${links.map((l) => linkHtml(traceId, l, "out")).join("")}</ul>` : `<p class="muted">none</p>`}
@@ -53,5 +66,5 @@ export function detailHtml({ span, node, traceId, traceStart, links, inbound, sa
     <h4>Events${span.events && span.events.length ? ` (${span.events.length})` : ""}</h4>
     ${events ? `<ul class="events">${events}</ul>` : `<p class="muted">none</p>`}
     <h4>Resource</h4>${table(resource)}
-    <h4>Scope</h4><p>${esc(scope.name || "")} ${esc(scope.version || "")}</p>`;
+    ${scope.name ? `<h4>Scope</h4><p>${esc(scope.name)} ${esc(scope.version || "")}</p>` : ""}`;
 }

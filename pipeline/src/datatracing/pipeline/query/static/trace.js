@@ -2,7 +2,7 @@
 // waterfall and the detail of the chosen span. The tree, critical path and service graph come from
 // /v1/traces/{id}/graph; the full spans from /v1/traces/{id}.
 
-import { ApiError, esc, fmtDuration, fmtTime, getJson, kindName, serviceColor, spanService } from "./api.js";
+import { ApiError, esc, fmtDuration, fmtTime, getJson, kindName, readJson, serviceColor, spanService } from "./api.js";
 import { detailHtml, samplingHtml } from "./detail.js";
 import { graphSvg } from "./graph.js";
 import { Waterfall } from "./waterfall.js";
@@ -52,30 +52,51 @@ function markPainted() {
   }, 0));
 }
 
+/** The graph of `traceId`, from the request the page shell started when it matches, else a new one. */
+async function loadGraph(traceId, signal) {
+  const pre = window.__dtPrefetch;
+  window.__dtPrefetch = null; // one use: a later visit asks again
+  const response = pre && pre.id === traceId ? await pre.graph : await fetch(`/v1/traces/${encodeURIComponent(traceId)}/graph`, {
+    signal, headers: { Accept: "application/json" } });
+  return (await readJson(response)).data;
+}
+
+/** What the detail panel shows of a span before the full trace has arrived. */
+function spanFromNode(node) {
+  return {
+    span_id: node.span_id, parent_span_id: node.parent_span_id, name: node.name, kind: node.kind,
+    start_time_unix_nano: node.start_ns, end_time_unix_nano: node.end_ns, status: { code: node.is_error ? 2 : 0 },
+    attributes: {}, events: [], resource: { attributes: { "service.name": node.service } }, loading: true,
+  };
+}
+
 export async function renderTrace(ctx, traceId) {
   const { root, signal, params } = ctx;
   document.title = "Trace " + traceId.slice(0, 12) + " · DataTracing";
   root.innerHTML = `<p class="muted">Loading trace ${esc(traceId)}…</p>`;
   const enc = encodeURIComponent(traceId);
-  const graphPromise = getJson(`/v1/traces/${enc}/graph`, signal).then((b) => b.data, (err) => err);
-  let body;
+  // The waterfall is drawn from the graph alone; the full spans (attributes, events, resource) follow.
+  const state = { body: null, spanById: new Map(), selected: -1 };
+  let graph;
   try {
-    body = await getJson(`/v1/traces/${enc}`, signal);
+    graph = await loadGraph(traceId, signal);
   } catch (err) {
-    if (err instanceof ApiError) {
+    if (err.name === "AbortError") throw err;
+    graph = null;
+  }
+  // Awaited below with no await in between, so a failure is always handled.
+  const traceLoaded = getJson(`/v1/traces/${enc}`, signal);
+  if (!graph) {
+    try {
+      state.body = await traceLoaded;
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
       root.innerHTML = `<p class="error">${err.status === 404 ? "Trace not found: " : ""}${esc(err.message)}</p>
         <p><a href="/search">Back to search</a></p>`;
       return;
     }
-    throw err;
+    graph = localGraph(state.body.data);
   }
-  const trace = body.data;
-  let graph = await graphPromise;
-  if (graph instanceof Error) {
-    if (graph.name === "AbortError") throw graph;
-    graph = localGraph(trace);
-  }
-  const spanById = new Map(trace.spans.map((s) => [s.span_id, s]));
   const critical = new Map();
   for (const seg of graph.critical_path) {
     if (!critical.has(seg.span_id)) critical.set(seg.span_id, []);
@@ -101,12 +122,12 @@ export async function renderTrace(ctx, traceId) {
         <h2><span class="svc" style="--c:${serviceColor(rootNode.service)}">${esc(rootNode.service)}</span> ${esc(rootNode.name)}
           ${errors ? `<span class="badge err">${errors} error${errors > 1 ? "s" : ""}</span>` : ""}</h2>
         <div class="facts-line">
-          <span>trace <b class="mono">${esc(trace.trace_id)}</b></span>
+          <span>trace <b class="mono">${esc(graph.trace_id)}</b></span>
           <span>start <b>${esc(fmtTime(graph.start_ns))}</b></span>
           <span>duration <b>${fmtDuration(graph.duration_ns)}</b></span>
           <span><b>${graph.span_count}</b> spans</span>
           <span><b>${services.length}</b> services</span>
-          <span class="sampling">sampled: ${samplingHtml(body.sampling)}</span>
+          <span class="sampling" id="sampling">sampled: <span class="muted">…</span></span>
         </div>
       </section>
       <details class="trace-graph" open><summary>Service graph${graph.local ? " (graph API unavailable)" : ""}</summary>
@@ -127,11 +148,13 @@ export async function renderTrace(ctx, traceId) {
 
   const detail = root.querySelector("#detail");
   const showDetail = (i) => {
+    state.selected = i;
     const node = graph.nodes[i];
-    const span = spanById.get(node.span_id);
+    const span = state.spanById.get(node.span_id) || spanFromNode(node);
     detail.innerHTML = detailHtml({
-      span, node, traceId: trace.trace_id, traceStart: graph.start_ns,
-      links: linksOut.get(node.span_id) || [], inbound: linksIn.get(node.span_id) || [], sampling: body.sampling,
+      span, node, traceId: graph.trace_id, traceStart: graph.start_ns,
+      links: linksOut.get(node.span_id) || [], inbound: linksIn.get(node.span_id) || [],
+      sampling: state.body ? state.body.sampling ?? null : undefined,
     });
     const url = new URL(location.href);
     url.searchParams.set("span", node.span_id);
@@ -151,17 +174,29 @@ export async function renderTrace(ctx, traceId) {
   root.querySelector("#show-critical").addEventListener("change", (e) => waterfall.setShowCritical(e.target.checked));
   root.querySelector("#collapse-all").addEventListener("click", () => waterfall.setCollapsedAll(true));
   root.querySelector("#expand-all").addEventListener("click", () => waterfall.setCollapsedAll(false));
-  wireSpanSearch(root, waterfall, graph, spanById);
+  wireSpanSearch(root, waterfall, graph, state);
   // The graph is below the fold of a big trace's first paint: draw it after the waterfall.
   setTimeout(() => drawTraceGraph(root, graph), 0);
+
+  try {
+    state.body = state.body || (await traceLoaded);
+  } catch (err) {
+    if (err.name === "AbortError") throw err;
+    root.querySelector("#sampling").innerHTML = `<span class="error">spans not loaded: ${esc(err.message)}</span>`;
+    return;
+  }
+  state.spanById = new Map(state.body.data.spans.map((s) => [s.span_id, s]));
+  root.querySelector("#sampling").innerHTML = "sampled: " + samplingHtml(state.body.sampling ?? null);
+  if (state.selected >= 0) showDetail(state.selected);
+  document.body.dataset.spans = "loaded";
 }
 
-function wireSpanSearch(root, waterfall, graph, spanById) {
+function wireSpanSearch(root, waterfall, graph, state) {
   const input = root.querySelector("#span-search");
   const info = root.querySelector("#match-info");
   let list = [], at = -1, timer = 0;
   const spanText = (node) => {
-    const span = spanById.get(node.span_id) || {};
+    const span = state.spanById.get(node.span_id) || {};
     const attrs = Object.entries(span.attributes || {}).map(([k, v]) => k + "=" + (typeof v === "object" ? JSON.stringify(v) : v));
     return [node.service, node.name, node.span_id, ...attrs].join("\n").toLowerCase();
   };
