@@ -19,7 +19,9 @@ from ui_server import ui_service
 
 from datatracing.pipeline.store import open_store
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency (scripts/bootstrap)")
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is a dev dependency (scripts/bootstrap)"
+)
 
 from datatracing.pipeline.bench._browser import chromium_path, launch_chromium, waterfall_paint_ms  # noqa: E402
 
@@ -38,7 +40,9 @@ def _have_chromium() -> bool:
 if not _have_chromium():
     if os.environ.get("CI"):
         raise RuntimeError("chromium is missing: scripts/bootstrap installs it (as root)")
-    pytest.skip("no chromium: run scripts/bootstrap as root, or set DATATRACING_CHROMIUM", allow_module_level=True)
+    pytest.skip(
+        "no chromium: run scripts/bootstrap as root, or set DATATRACING_CHROMIUM", allow_module_level=True
+    )
 
 
 @pytest.fixture(scope="module")
@@ -232,7 +236,9 @@ def test_ui_unknown_trace_says_not_found(page: Any, allow_console: list[str]) ->
 def test_waterfall_paint_ms_of_large_trace_is_a_positive_time(base_url: str) -> None:
     # Its own Playwright instance: a thread, since the module's browser holds this thread's loop.
     result: list[float] = []
-    worker = threading.Thread(target=lambda: result.append(waterfall_paint_ms(f"{base_url}/trace/{WIDE}", runs=1)))
+    worker = threading.Thread(
+        target=lambda: result.append(waterfall_paint_ms(f"{base_url}/trace/{WIDE}", runs=1))
+    )
     worker.start()
     worker.join(120)
     assert result

@@ -64,16 +64,42 @@ def checkout_trace() -> list[Span]:
     """web → payments over HTTP, and web → worker through a queue (producer → consumer)."""
     b = _Builder(CHECKOUT, BASE_NS)
     return [
-        b.span(1, "GET /checkout", "web", ms=120, kind=SpanKind.SERVER, attributes={"http.route": "/checkout"}),
+        b.span(
+            1, "GET /checkout", "web", ms=120, kind=SpanKind.SERVER, attributes={"http.route": "/checkout"}
+        ),
         b.span(2, "validate cart", "web", parent=1, at_ms=2, ms=8),
         b.span(3, "POST /payments", "web", parent=1, at_ms=12, ms=70, kind=SpanKind.CLIENT),
         b.span(4, "charge card", "payments", parent=3, at_ms=14, ms=64, kind=SpanKind.SERVER),
-        b.span(5, "INSERT payments", "payments", parent=4, at_ms=20, ms=40, kind=SpanKind.CLIENT,
-               attributes={"db.system": "postgresql"}),
-        b.span(6, "send orders", "web", parent=1, at_ms=90, ms=5, kind=SpanKind.PRODUCER,
-               attributes={"messaging.destination.name": "orders"}),
-        b.span(7, "process orders", "worker", parent=6, at_ms=130, ms=50, kind=SpanKind.CONSUMER,
-               attributes={"messaging.destination.name": "orders"}),
+        b.span(
+            5,
+            "INSERT payments",
+            "payments",
+            parent=4,
+            at_ms=20,
+            ms=40,
+            kind=SpanKind.CLIENT,
+            attributes={"db.system": "postgresql"},
+        ),
+        b.span(
+            6,
+            "send orders",
+            "web",
+            parent=1,
+            at_ms=90,
+            ms=5,
+            kind=SpanKind.PRODUCER,
+            attributes={"messaging.destination.name": "orders"},
+        ),
+        b.span(
+            7,
+            "process orders",
+            "worker",
+            parent=6,
+            at_ms=130,
+            ms=50,
+            kind=SpanKind.CONSUMER,
+            attributes={"messaging.destination.name": "orders"},
+        ),
         b.span(8, "transform order", "worker", parent=7, at_ms=135, ms=30),
     ]
 
@@ -86,8 +112,15 @@ def batch_trace() -> list[Span]:
         SpanLink(trace_id=MISSING, span_id=_sid(1)),
     )
     return [
-        b.span(1, "process orders batch", "loader", ms=60, kind=SpanKind.CONSUMER, links=links,
-               attributes={"pipeline.records.in": 2}),
+        b.span(
+            1,
+            "process orders batch",
+            "loader",
+            ms=60,
+            kind=SpanKind.CONSUMER,
+            links=links,
+            attributes={"pipeline.records.in": 2},
+        ),
         b.span(2, "INSERT warehouse.orders", "loader", parent=1, at_ms=5, ms=50, kind=SpanKind.CLIENT),
     ]
 
@@ -102,8 +135,17 @@ def failed_trace() -> list[Span]:
     )
     return [
         b.span(1, "GET /cart", "web", ms=80, kind=SpanKind.SERVER, error="lookup failed"),
-        b.span(2, "lookup stock", "inventory", parent=1, at_ms=3, ms=75, kind=SpanKind.SERVER,
-               error="inventory timed out", events=(boom,)),
+        b.span(
+            2,
+            "lookup stock",
+            "inventory",
+            parent=1,
+            at_ms=3,
+            ms=75,
+            kind=SpanKind.SERVER,
+            error="inventory timed out",
+            events=(boom,),
+        ),
     ]
 
 
@@ -120,8 +162,17 @@ def wide_trace(spans: int = 10_000) -> list[Span]:
         for k in range(98):
             if n > spans:
                 break
-            out.append(b.span(n, f"record {k}", "worker", parent=batch_id, at_ms=batch * 10 + k * 0.09, ms=0.08,
-                              attributes={"record.key": f"k-{batch}-{k}"}))
+            out.append(
+                b.span(
+                    n,
+                    f"record {k}",
+                    "worker",
+                    parent=batch_id,
+                    at_ms=batch * 10 + k * 0.09,
+                    ms=0.08,
+                    attributes={"record.key": f"k-{batch}-{k}"},
+                )
+            )
             n += 1
         batch += 1
     return out[:spans]

@@ -33,11 +33,13 @@ _PAINTED = "() => window.__dtPainted !== undefined"
 
 def chromium_path() -> str:
     """The Chromium to drive: `DATATRACING_CHROMIUM`, else `chromium` on the PATH (Debian's package)."""
-    path = os.environ.get("DATATRACING_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    path = (
+        os.environ.get("DATATRACING_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    )
     if not path:
         raise ConfigError(
-            "chromium: no browser found; install Debian's `chromium` package (scripts/bootstrap does as root) "
-            "or set DATATRACING_CHROMIUM to its executable"
+            "chromium: no browser found; install Debian's `chromium` package (scripts/bootstrap does "
+            "as root) or set DATATRACING_CHROMIUM to its executable"
         )
     return path
 

@@ -227,6 +227,7 @@ def run_demo(bootstrap: str, topic: str, query_url: str, count: int, timeout_s: 
     example = next((t for t in traces if t.kind == "error"), traces[0])
     console.print(
         f"all {count} traces queryable. Try:\n  datatracing trace {example.trace_id}\n"
-        f"  curl {query_url}/v1/traces/{example.trace_id}"
+        f"  curl {query_url}/v1/traces/{example.trace_id}\n"
+        f"Web UI: {query_url}/  (this trace: {query_url}/trace/{example.trace_id})"
     )
     return 0

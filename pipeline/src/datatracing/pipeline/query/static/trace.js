@@ -229,7 +229,7 @@ function drawTraceGraph(root, graph) {
     return;
   }
   box.innerHTML = graphSvg(
-    sg.nodes.map((n) => ({ id: n.service, sub: `${n.spans} spans${n.errors ? `, ${n.errors} errors` : ""}`, error: n.errors > 0 })),
+    sg.nodes.map((n) => ({ id: n.service, sub: `${n.spans} span${n.spans === 1 ? "" : "s"}${n.errors ? `, ${n.errors} errors` : ""}`, error: n.errors > 0 })),
     sg.edges.map((e) => ({ from: e.parent, to: e.child, kind: e.kind, label: `${e.calls} ${e.kind === "messaging" ? "msg" : "call"}${e.calls > 1 ? "s" : ""}` })),
     { label: "Trace service graph" },
   );
