@@ -209,16 +209,29 @@ def migrate(
 
 @app.command()
 def trace(
-    trace_id: Annotated[str, typer.Argument(help="Trace id (hex).")],
+    trace_id: Annotated[str, typer.Argument(help="Trace id (1-32 hex characters).")],
+    graph: Annotated[
+        bool, typer.Option("--graph", help="Print the service graph and the per-service summary.")
+    ] = False,
+    critical_path: Annotated[
+        bool,
+        typer.Option("--critical-path", help="Print the span tree with the critical path, and its segments."),
+    ] = False,
     config: ConfigOpt = None,
     data_dir: DataDirOpt = None,
     query_url: Annotated[str | None, typer.Option(help="Query service URL.")] = None,
 ) -> None:
-    """Print a trace's span tree."""
+    """Print a trace's span tree, its service graph (--graph) or its critical path (--critical-path).
+
+    Exit codes: 0 printed, 1 trace not found or query service unreachable/failing, 2 bad trace id.
+
+    Errors are one line on stderr.
+    """
     from datatracing.pipeline.cli._trace import print_trace
 
     settings = settings_from(config, data_dir=data_dir)
-    raise typer.Exit(print_trace(_query_url(settings, query_url), trace_id))
+    url = _query_url(settings, query_url)
+    raise typer.Exit(print_trace(url, trace_id, graph=graph, critical_path=critical_path))
 
 
 @app.command()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -163,6 +163,10 @@ class TraceStore(Protocol):
 
     def get_trace(self, trace_id: str) -> Trace | None:
         """All spans of one trace sorted by start, or None when the id is unknown (or malformed)."""
+
+    def existing_trace_ids(self, trace_ids: Collection[str]) -> set[str]:
+        """Which of `trace_ids` have spans stored (malformed ids never have): one query for at most
+        1,000 ids; more raise `ConfigError`, so callers with more ask in chunks."""
 
     def search(self, query: TraceQuery) -> TracePage:
         """Traces with a span matching `query`, newest first."""

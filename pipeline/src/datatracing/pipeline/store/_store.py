@@ -6,7 +6,7 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,15 @@ _RECORD = (
 _RECORDED = (
     "SELECT name, checksum, toString(state) AS state FROM $db.schema_migrations ORDER BY name, at, state"
 )
+
+#: The most ids one `existing_trace_ids` call takes (they travel as one query parameter).
+MAX_EXISTING_IDS = 1000
+# Which of a comma-separated list of validated hex ids have a row in `traces` (a point lookup per id).
+_EXISTING_TRACE_IDS = """
+SELECT DISTINCT lower(hex(trace_id)) AS id
+FROM $db.traces
+WHERE trace_id IN (SELECT toFixedString(unhex(arrayJoin(splitByChar(',', {ids:String}))), 16))
+"""
 
 
 def _summary(row: dict[str, Any]) -> TraceSummary:
@@ -250,6 +259,17 @@ class ClickHouseTraceStore:
         if table.num_rows == 0:
             return None
         return Trace(trace_id=trace_id, spans=tuple(rows_to_spans(trace_id, table)))
+
+    def existing_trace_ids(self, trace_ids: Collection[str]) -> set[str]:
+        """The ids of `trace_ids` with a row in `traces`, in one query (at most `MAX_EXISTING_IDS`)."""
+        if len(trace_ids) > MAX_EXISTING_IDS:
+            raise ConfigError(f"trace_ids: at most {MAX_EXISTING_IDS} ids per call, got {len(trace_ids)}")
+        wanted = {t.strip().lower() for t in trace_ids}
+        wanted = {t for t in wanted if _HEX32.match(t)}
+        if not wanted:
+            return set()
+        rows = self._rows(_EXISTING_TRACE_IDS, {"ids": ",".join(sorted(wanted))})
+        return {text(row["id"]) for row in rows}
 
     def search(self, query: TraceQuery) -> TracePage:
         """The page of ids in order (`build_search`), then their summaries from `traces`.
