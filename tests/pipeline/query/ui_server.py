@@ -1,4 +1,4 @@
-"""The query service with the web UI (and the graph API when this tree has it), served by uvicorn on
+"""The query service with the graph API and the web UI, served by uvicorn on
 127.0.0.1 over a chdb store filled with the traces of `ui_data`."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from ui_data import batch_trace, checkout_trace, failed_trace, wide_trace
 
 from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.broker import free_port
-from datatracing.pipeline.query import create_app
+from datatracing.pipeline.query import create_app, graph_router
 from datatracing.pipeline.query._ui import ui_router
 from datatracing.pipeline.store import ClickHouseTraceStore, SpanBatch, open_store
 
@@ -31,12 +31,7 @@ def fill(store: ClickHouseTraceStore, *, wide: bool = True) -> None:
 
 def build_app(store: ClickHouseTraceStore) -> FastAPI:
     app = create_app(store)
-    try:
-        from datatracing.pipeline.query._graph_api import graph_router
-    except ImportError:  # the graph API lands on another branch; the UI falls back without it
-        pass
-    else:
-        app.include_router(graph_router(store))
+    app.include_router(graph_router(store))
     app.include_router(ui_router())
     return app
 

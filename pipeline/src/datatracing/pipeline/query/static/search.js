@@ -11,20 +11,39 @@ const LOOKBACKS = [
 const DEFAULT_LOOKBACK = "1h";
 
 // Each field: its query parameter (sent to /v1/traces as is), label and input kind. `multi` fields are
-// repeated parameters, typed one per line.
+// repeated parameters, typed one per line. `gated` fields show only when the service's OpenAPI document
+// lists the parameter for GET /v1/traces, so the form follows the server it talks to.
 const FIELDS = [
   { name: "service", label: "Service", kind: "select", options: [] },
   { name: "operation", label: "Operation", kind: "select", options: [] },
   { name: "status", label: "Status", kind: "select", options: [["", "any"], ["error", "error"], ["ok", "ok"], ["unset", "unset"]] },
-  { name: "lookback", label: "Time range", kind: "select", options: LOOKBACKS.map(([v, l]) => [v, l]), local: true },
+  { name: "has_error", label: "Error anywhere in the trace", kind: "select", options: [["", "any"], ["true", "yes"], ["false", "no"]], gated: true },
+  { name: "trace_service", label: "Trace has services", kind: "text", multi: true, placeholder: "one service per line", gated: true },
+  { name: "lookback", label: "Time range", kind: "select", options: LOOKBACKS.map(([v, l]) => [v, l]) },
   { name: "start", label: "From", kind: "datetime", custom: true },
   { name: "end", label: "To", kind: "datetime", custom: true },
+  { name: "duration_scope", label: "Duration of", kind: "select", options: [["", "default"], ["trace", "the whole trace"], ["span", "a matching span"]], gated: true },
   { name: "min_duration_ms", label: "Min duration (ms)", kind: "number" },
   { name: "max_duration_ms", label: "Max duration (ms)", kind: "number" },
+  { name: "min_spans", label: "Min spans", kind: "number", gated: true },
+  { name: "max_spans", label: "Max spans", kind: "number", gated: true },
   { name: "attr", label: "Span attributes", kind: "text", multi: true, placeholder: "key=value, one per line" },
   { name: "resource_attr", label: "Resource attributes", kind: "text", multi: true, placeholder: "key=value, one per line" },
   { name: "limit", label: "Limit", kind: "number", placeholder: "20" },
 ];
+
+let supported = null; // promise of the Set of /v1/traces parameter names, asked once per page load
+
+function searchParameters() {
+  supported ||= fetch("/openapi.json", { headers: { Accept: "application/json" } })
+    .then((r) => (r.ok ? r.json() : null))
+    .then((doc) => {
+      const op = doc && doc.paths && doc.paths["/v1/traces"] && doc.paths["/v1/traces"].get;
+      return new Set(((op && op.parameters) || []).map((p) => p.name));
+    })
+    .catch(() => new Set());
+  return supported;
+}
 
 function fieldHtml(field) {
   const id = "f-" + field.name;
@@ -38,7 +57,7 @@ function fieldHtml(field) {
   } else {
     input = `<input id="${id}" name="${field.name}" type="number" min="0" step="any" placeholder="${esc(field.placeholder || "")}">`;
   }
-  return `<label class="field${field.custom ? " custom" : ""}" for="${id}"><span>${esc(field.label)}</span>${input}</label>`;
+  return `<label class="field${field.custom ? " custom" : ""}${field.gated ? " gated" : ""}" for="${id}"><span>${esc(field.label)}</span>${input}</label>`;
 }
 
 function setOptions(select, options, value) {
@@ -60,6 +79,7 @@ function formToParams(form) {
   const lookback = form.elements.lookback.value;
   for (const field of FIELDS) {
     if (field.custom && lookback !== "custom") continue;
+    if (field.gated && !form.elements[field.name].closest(".field").classList.contains("on")) continue;
     const raw = form.elements[field.name].value.trim();
     if (!raw) continue;
     if (field.multi) {
@@ -115,6 +135,11 @@ export async function renderSearch(ctx) {
   form.elements.service.addEventListener("change", () => loadOperations(form, "", signal));
 
   loadServices(form, params, signal);
+  searchParameters().then((names) => {
+    for (const field of FIELDS) {
+      if (field.gated && names.has(field.name)) form.elements[field.name].closest(".field").classList.add("on");
+    }
+  });
   await runSearch(root.querySelector("#results"), params, signal);
 }
 
