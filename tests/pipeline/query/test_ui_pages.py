@@ -123,6 +123,21 @@ def test_ui_search_page_lists_traces_then_filters_by_service_in_url(page: Any, a
     page.wait_for_function("() => document.querySelectorAll('a.hit').length === 1")
     assert page.input_value("#f-service") == "web"
 
+    page.locator(".scatter a circle").first.click()  # a dot of the scatter opens its trace
+    page.wait_for_url(f"**/trace/{FAILED}")
+    page.locator(".wf-rows .row").first.wait_for()
+
+
+def test_ui_search_custom_time_range_goes_to_the_url_and_back_to_the_form(page: Any) -> None:
+    page.goto("/search")
+    page.select_option("#f-lookback", "custom")
+    page.fill("#f-start", "2020-01-01T00:00:00")
+    page.fill("#f-end", "2020-01-02T00:00:00")
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/search\?lookback=custom&start=2020-01-0.T.*&end=2020-01-0"))
+    page.locator("#results", has_text="No traces match").wait_for()
+    assert page.input_value("#f-start").startswith("2020-01-01T00:00")
+
 
 def test_ui_trace_page_collapses_subtree_and_shows_critical_path(page: Any, artifacts: Path) -> None:
     page.goto("/search?service=payments")

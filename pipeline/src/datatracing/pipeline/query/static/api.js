@@ -18,13 +18,15 @@ export async function readJson(response) {
   let body = null;
   try {
     body = await response.json();
-  } catch {
+  } catch (err) {
+    if (err.name === "AbortError") throw err; // the view was left while the body was read
     body = null;
   }
   if (!response.ok) {
     const error = body && body.error ? body.error : { code: "http_" + response.status, message: response.statusText };
     throw new ApiError(response.status, error.code, error.message);
   }
+  if (body === null) throw new ApiError(response.status, "bad_response", "the service answered no JSON");
   return body;
 }
 

@@ -132,7 +132,7 @@ export async function renderSearch(ctx) {
     const query = formToParams(form).toString();
     ctx.navigate("/search" + (query ? "?" + query : ""));
   });
-  form.elements.service.addEventListener("change", () => loadOperations(form, "", signal));
+  form.elements.service.addEventListener("change", () => loadOperations(form, "", signal).catch((err) => showFormError(form, err)));
 
   loadServices(form, params, signal);
   searchParameters().then((names) => {
@@ -149,8 +149,12 @@ async function loadServices(form, params, signal) {
     setOptions(form.elements.service, [["", "all services"], ...services.map((s) => [s, s])], params.get("service"));
     await loadOperations(form, params.get("operation"), signal);
   } catch (err) {
-    if (err.name !== "AbortError") form.insertAdjacentHTML("beforeend", `<p class="error">${esc(err.message)}</p>`);
+    showFormError(form, err);
   }
+}
+
+function showFormError(form, err) {
+  if (err.name !== "AbortError") form.insertAdjacentHTML("beforeend", `<p class="error">${esc(err.message)}</p>`);
 }
 
 async function loadOperations(form, selected, signal) {
@@ -173,7 +177,7 @@ async function runSearch(box, params, signal) {
   }
   const hits = body.data;
   box.innerHTML = `
-    <div class="results-head"><h2><span id="hit-count">${hits.length}</span> traces</h2></div>
+    <div class="results-head"><h2><span id="hit-count">${hits.length}</span> <span id="hit-noun">traces</span></h2></div>
     <div class="scatter" id="scatter"></div>
     <ol class="hits" id="hits"></ol>
     <div class="more"></div>`;
@@ -182,6 +186,7 @@ async function runSearch(box, params, signal) {
 
 function showHits(box, hits, cursor, query, signal) {
   box.querySelector("#hit-count").textContent = hits.length + (cursor ? "+" : "");
+  box.querySelector("#hit-noun").textContent = hits.length === 1 && !cursor ? "trace" : "traces";
   if (!hits.length) {
     box.querySelector("#hits").innerHTML = `<li class="muted">No traces match. Widen the time range or remove a filter.</li>`;
     box.querySelector("#scatter").innerHTML = "";
@@ -196,7 +201,13 @@ function showHits(box, hits, cursor, query, signal) {
     more.querySelector("button").addEventListener("click", async () => {
       const next = new URLSearchParams(query);
       next.set("cursor", cursor);
-      const body = await getJson("/v1/traces?" + next.toString(), signal);
+      let body;
+      try {
+        body = await getJson("/v1/traces?" + next.toString(), signal);
+      } catch (err) {
+        if (err.name !== "AbortError") more.innerHTML = `<p class="error">${esc(err.message)}</p>`;
+        return;
+      }
       showHits(box, hits.concat(body.data), body.next_cursor, query, signal);
     });
   }

@@ -184,6 +184,7 @@ export async function renderTrace(ctx, traceId) {
 
   try {
     state.body = state.body || (await traceLoaded);
+    if (signal.aborted) return; // another view is on screen now
   } catch (err) {
     if (err.name === "AbortError") throw err;
     root.querySelector("#sampling").innerHTML = `<span class="error">spans not loaded: ${esc(err.message)}</span>`;
