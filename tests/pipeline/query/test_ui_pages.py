@@ -223,6 +223,11 @@ def test_ui_large_trace_renders_only_visible_rows_and_scrolls_to_the_end(page: A
     page.screenshot(path=str(artifacts / "trace-10k.png"))
     page.locator(".wf-scroll").evaluate("el => { el.scrollTop = el.scrollHeight; }")
     page.locator(".row", has_text="record 97").last.wait_for()
+    page.wait_for_function("() => document.body.dataset.spans === 'loaded'")
+    page.fill("#span-search", "k-100-97")  # an attribute value of the very last span
+    page.wait_for_function("() => document.getElementById('match-info').textContent === '1 of 1'")
+    assert page.locator(".row.sel.match", has_text="record 97").is_visible()
+    page.fill("#span-search", "")
     page.locator(".wf-scroll").evaluate("el => { el.scrollTop = 0; }")
     page.locator(".row", has_text="run pipeline").locator(".tg").click()
     page.wait_for_function("() => document.querySelectorAll('.wf-rows .row').length === 1")
