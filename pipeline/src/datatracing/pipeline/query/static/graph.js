@@ -41,8 +41,22 @@ export function graphSvg(nodes, edges, { label = "Service graph" } = {}) {
   const width = PAD * 2 + layers.length * (NODE_W + GAP_X) - GAP_X;
   const height = PAD * 2 + Math.max(...layers.map((c) => (c ? c.length : 0))) * (NODE_H + GAP_Y) - GAP_Y + 30;
 
-  const edgeSvg = edges
-    .filter((e) => pos.has(e.from) && pos.has(e.to))
+  // Ports: the edges leaving (entering) a node spread over its right (left) side, ordered by the other
+  // end's height, so edges and their labels do not sit on top of each other.
+  const drawn = edges.filter((e) => pos.has(e.from) && pos.has(e.to));
+  const outPort = new Map(), inPort = new Map();
+  const spread = (list, end, other, ports) => {
+    const byNode = new Map();
+    for (const e of list) (byNode.get(e[end]) || byNode.set(e[end], []).get(e[end])).push(e);
+    for (const group of byNode.values()) {
+      group.sort((x, y) => pos.get(x[other]).y - pos.get(y[other]).y);
+      group.forEach((e, k) => ports.set(e, (NODE_H * (k + 1)) / (group.length + 1)));
+    }
+  };
+  const forward = drawn.filter((e) => e.from !== e.to && pos.get(e.to).x > pos.get(e.from).x);
+  spread(forward, "from", "to", outPort);
+  spread(forward, "to", "from", inPort);
+  const edgeSvg = drawn
     .map((e) => {
       const a = pos.get(e.from), b = pos.get(e.to);
       let d, lx, ly;
@@ -50,9 +64,9 @@ export function graphSvg(nodes, edges, { label = "Service graph" } = {}) {
         d = `M${a.x + NODE_W - 30},${a.y + NODE_H} c0,28 40,28 30,-${NODE_H / 2}`;
         lx = a.x + NODE_W; ly = a.y + NODE_H + 18;
       } else if (b.x > a.x) {
-        const x1 = a.x + NODE_W, y1 = a.y + NODE_H / 2, x2 = b.x - 4, y2 = b.y + NODE_H / 2, m = (x1 + x2) / 2;
+        const x1 = a.x + NODE_W, y1 = a.y + outPort.get(e), x2 = b.x - 4, y2 = b.y + inPort.get(e), m = (x1 + x2) / 2;
         d = `M${x1},${y1} C${m},${y1} ${m},${y2} ${x2},${y2}`;
-        lx = x2 - 34; ly = y2 - 6; // by the target, where edges into different nodes are apart
+        lx = x2 - 40; ly = y2 - 3; // by the target, where the ports keep labels apart
       } else {
         const x1 = a.x + NODE_W / 2, y1 = a.y + NODE_H, x2 = b.x + NODE_W / 2, y2 = b.y + NODE_H + 4;
         const low = Math.max(y1, y2) + 26;

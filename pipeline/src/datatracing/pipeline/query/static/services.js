@@ -20,7 +20,7 @@ export async function renderServices(ctx) {
   for (const d of deps) calls.set(d.child, (calls.get(d.child) || 0) + d.call_count);
   const nodes = names.map((id) => ({
     id,
-    sub: calls.has(id) ? calls.get(id) + " calls in" : "",
+    sub: calls.has(id) ? calls.get(id) + (calls.get(id) === 1 ? " call in" : " calls in") : "",
     href: "/services?service=" + encodeURIComponent(id),
     selected: id === selected,
   }));
