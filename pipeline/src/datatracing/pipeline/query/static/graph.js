@@ -39,7 +39,8 @@ export function graphSvg(nodes, edges, { label = "Service graph" } = {}) {
     col.forEach((id, i) => pos.set(id, { x: PAD + li * (NODE_W + GAP_X), y: PAD + i * (NODE_H + GAP_Y) }));
   });
   const width = PAD * 2 + layers.length * (NODE_W + GAP_X) - GAP_X;
-  const height = PAD * 2 + Math.max(...layers.map((c) => (c ? c.length : 0))) * (NODE_H + GAP_Y) - GAP_Y + 30;
+  const loops = edges.some((e) => pos.has(e.from) && pos.has(e.to) && pos.get(e.to).x <= pos.get(e.from).x);
+  const height = PAD * 2 + Math.max(...layers.map((c) => (c ? c.length : 0))) * (NODE_H + GAP_Y) - GAP_Y + (loops ? 40 : 0);
 
   // Ports: the edges leaving (entering) a node spread over its right (left) side, ordered by the other
   // end's height, so edges and their labels do not sit on top of each other.

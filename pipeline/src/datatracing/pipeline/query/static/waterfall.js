@@ -108,7 +108,14 @@ export class Waterfall {
     const indent = Math.min(node.depth, MAX_INDENT) * 12 + 4;
     let critical = "";
     if (this.showCritical) {
-      for (const seg of this.model.critical.get(node.span_id) || []) {
+      // A collapsed row also carries its hidden descendants' share of the critical path.
+      const end = this.collapsed.has(i) ? this.subtreeEnd[i] : i + 1;
+      const segments = [];
+      for (let k = i; k < end; k++) {
+        const own = this.model.critical.get(this.nodes[k].span_id);
+        if (own) segments.push(...own);
+      }
+      for (const seg of segments) {
         const l = (100 * (seg.start_ns - this.model.start_ns)) / total;
         const w = Math.max((100 * (seg.end_ns - seg.start_ns)) / total, 0.1);
         critical += `<i class="cp" style="left:${l.toFixed(3)}%;width:${w.toFixed(3)}%"></i>`;
