@@ -6,8 +6,8 @@ and the back button works. `/static/{name}` serves the files shipped in this pac
 (read once, so a request never touches the disk and no path from the client reaches the file system).
 
 Example:
-    >>> app = create_app(store)
-    >>> app.include_router(ui_router())
+    >>> app = create_app(store)  # doctest: +SKIP
+    >>> app.include_router(ui_router())  # doctest: +SKIP
 """
 
 from __future__ import annotations
