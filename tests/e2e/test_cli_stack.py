@@ -68,8 +68,9 @@ def test_cli_bad_environment_setting_exits_2_one_line() -> None:
 
 def test_cli_trace_bad_id_exits_2(tmp_path: Path) -> None:
     result = _cli("trace", "not-hex", "--query-url", f"http://127.0.0.1:{free_port()}", env=dict(os.environ))
-    assert result.returncode == 1  # nothing listens there: unreachable is reported, exit 1
-    assert "unreachable" in result.stdout
+    assert result.returncode == 2  # refused before any request: nothing needs to listen there
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == ["error: trace id: 'not-hex' is not 1-32 hex characters, non-zero"]
 
 
 def test_cli_unknown_bench_suite_exits_2() -> None:

@@ -112,6 +112,15 @@ def test_trace_graph_parent_loop_is_cut_into_an_orphan_not_dropped() -> None:
     ]
 
 
+def test_trace_graph_span_its_own_parent_is_an_orphan_with_a_path() -> None:
+    graph = trace_graph(make_trace(make_span("self", 0, 10, parent="self")))
+
+    assert [(n["depth"], n["orphan"], n["child_count"], n["critical_ns"]) for n in graph["nodes"]] == [
+        (0, True, 0, 10)
+    ]
+    assert graph["roots"] == []
+
+
 def test_trace_graph_self_time_subtracts_the_union_of_clipped_children() -> None:
     trace = make_trace(
         make_span("p", 0, 100),

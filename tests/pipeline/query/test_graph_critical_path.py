@@ -95,7 +95,7 @@ def test_critical_path_jaeger_ui_case_emits_jaegers_sections_in_order(case: str)
 
     sections = critical_path(a["tops"], a["parents"], a["children"], a["starts"], a["ends"], a["kinds"])
 
-    assert [(a["names"][i], lo, hi) for i, lo, hi in sections] == expected
+    assert [(a["names"][i], lo, hi) for lo, hi, i in sections] == expected
 
 
 @pytest.mark.parametrize("case", sorted(JAEGER_CASES))
@@ -189,11 +189,11 @@ def _jaeger_reference(
         end = span["end"] if returning is None else returning
         if last is not None:
             if last["end"] != end:
-                out.append((i, last["end"], end))
+                out.append((last["end"], end, i))
             compute(last["id"], None)
         else:
             if span["start"] != end:
-                out.append((i, span["start"], end))
+                out.append((span["start"], end, i))
             if span["parent"] is not None:
                 compute(span["parent"], span["start"])
 
@@ -242,7 +242,7 @@ def test_critical_path_any_tree_is_contiguous_inside_the_root_and_never_overlaps
 
     sections = critical_path([0], *args)
 
-    ordered = sorted((lo, hi) for _, lo, hi in sections)
+    ordered = sorted((lo, hi) for lo, hi, _ in sections)
     assert all(root_start <= lo < hi <= root_end for lo, hi in ordered)
     assert all(a[1] <= b[0] for a, b in itertools.pairwise(ordered))  # no overlap
     assert sum(hi - lo for lo, hi in ordered) == root_end - root_start
@@ -257,8 +257,8 @@ def test_critical_path_nested_tree_covers_the_root_with_sections_inside_their_sp
 
     sections = critical_path([0], *args)
 
-    assert sum(hi - lo for _, lo, hi in sections) == tree["ends"][0] - tree["starts"][0]
-    assert all(tree["starts"][i] <= lo < hi <= tree["ends"][i] for i, lo, hi in sections)
+    assert sum(hi - lo for lo, hi, _ in sections) == tree["ends"][0] - tree["starts"][0]
+    assert all(tree["starts"][i] <= lo < hi <= tree["ends"][i] for lo, hi, i in sections)
 
 
 def test_critical_path_chain_of_ten_thousand_spans_needs_no_recursion() -> None:
@@ -270,7 +270,7 @@ def test_critical_path_chain_of_ten_thousand_spans_needs_no_recursion() -> None:
 
     sections = critical_path([0], parents, children, starts, ends, [1] * n)
 
-    assert sum(hi - lo for _, lo, hi in sections) == ends[0] - starts[0]
+    assert sum(hi - lo for lo, hi, _ in sections) == ends[0] - starts[0]
     assert len(sections) == 2 * n - 1
 
 
@@ -278,4 +278,4 @@ def test_critical_path_returning_child_at_time_zero_still_walks_back() -> None:
     # root [0, 10], children [0, 4] and [5, 10]: returning from the child at 0 is not "no child"
     sections = critical_path([0], [-1, 0, 0], [[1, 2], [], []], [0, 0, 5], [10, 4, 10], [1, 1, 1])
 
-    assert sections == [(2, 5, 10), (0, 4, 5), (1, 0, 4)]
+    assert sections == [(5, 10, 2), (4, 5, 0), (0, 4, 1)]

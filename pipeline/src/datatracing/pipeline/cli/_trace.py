@@ -22,7 +22,14 @@ from rich.tree import Tree
 
 from datatracing.model import Span, StatusCode, Trace
 
-__all__ = ["TraceLookupError", "print_trace", "render_critical_path", "render_service_graph", "render_tree"]
+__all__ = [
+    "TraceLookupError",
+    "fetch",
+    "print_trace",
+    "render_critical_path",
+    "render_service_graph",
+    "render_tree",
+]
 
 _HEX = re.compile(r"^[0-9a-fA-F]{1,32}$")
 EXIT_NOT_FOUND = 1
@@ -141,14 +148,14 @@ def render_service_graph(graph: dict[str, Any]) -> Group:
     return Group(edges, summary)
 
 
-def fetch(query_url: str, trace_id: str, suffix: str = "", client: httpx.Client | None = None) -> Any:
+def fetch(query_url: str, trace_id: str, suffix: str = "") -> Any:
     """The `data` of `GET {query_url}/v1/traces/{trace_id}{suffix}`; raises `TraceLookupError`."""
     raw = trace_id.strip()
     if not _HEX.match(raw) or int(raw, 16) == 0:
         raise TraceLookupError(f"trace id: {raw[:64]!r} is not 1-32 hex characters, non-zero", EXIT_BAD_ID)
     url = f"{query_url}/v1/traces/{raw.lower()}{suffix}"
     try:
-        response = (client or httpx).get(url, timeout=30)
+        response = httpx.get(url, timeout=30)
     except httpx.HTTPError as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise TraceLookupError(f"query service at {query_url} unreachable: {message}", 1) from exc

@@ -42,25 +42,26 @@ def critical_path(
     ends: Sequence[int],
     kinds: Sequence[int],
 ) -> list[tuple[int, int, int]]:
-    """The critical path of the tree under each of `tops`, as `(span, section_start, section_end)`
-    triples by span position: each top's sections in the order the walk emits them (latest first).
+    """The critical path of the tree under each of `tops`, as `(section_start, section_end, span)`
+    triples (span by position): each top's sections in the order the walk emits them, latest first.
 
     `parents[i]` is the position of span i's parent; `children[i]` the positions of its children in
-    start order; `kinds[i]` its `SpanKind` as an int. Sections are in the clipped times, so they lie
-    inside their top, never overlap one another within a top, and cover the top exactly when every
-    span is nested in its parent.
+    start order; `kinds[i]` its `SpanKind` as an int. Sections are in the clipped times: those of one
+    top never overlap and together cover the top exactly.
 
     Example:
         >>> # a root [0, 100] with children [10, 50] and [20, 60]: the later-finishing child blocks
         >>> critical_path([0], [-1, 0, 0], [[1, 2], [], []], [0, 10, 20], [100, 50, 60], [2, 3, 3])
-        [(0, 60, 100), (2, 20, 60), (0, 0, 20)]
+        [(60, 100, 0), (20, 60, 2), (0, 20, 0)]
     """
     clipped_start = list(starts)
     clipped_end = list(ends)
+    by_end: list[list[int] | None] = [None] * len(starts)
+    cursor = [0] * len(starts)
     sections: list[tuple[int, int, int]] = []
     for top in tops:
         blocking = _clip(top, children, clipped_start, clipped_end, kinds)
-        _walk(top, parents, blocking, clipped_start, clipped_end, sections)
+        _walk(top, parents, blocking, clipped_start, clipped_end, by_end, cursor, sections)
     return sections
 
 
@@ -109,23 +110,26 @@ def _walk(
     blocking: dict[int, list[int]],
     clipped_start: list[int],
     clipped_end: list[int],
+    by_end: list[list[int] | None],
+    cursor: list[int],
     sections: list[tuple[int, int, int]],
 ) -> None:
-    """Jaeger's `computeCriticalPath` as a loop, appending the sections of the tree under `top`."""
-    by_end: dict[int, list[int]] = {}
-    cursor: dict[int, int] = {}
+    """Jaeger's `computeCriticalPath` as a loop, appending the sections of the tree under `top`.
+    `by_end[i]` caches span i's blocking children by end, newest first; `cursor[i]` is the first
+    of them not yet passed."""
     span, returning_start = top, -1  # -1: entering the span from its parent, not returning to it
     while True:
         section_end = clipped_end[span] if returning_start < 0 else returning_start
         last = -1
-        kids = blocking.get(span)
-        if kids is not None:
-            ordered = by_end.get(span)
-            if ordered is None:
-                # Newest end first; `sorted` keeps equal ends in start order (also with reverse), so
-                # the first child in start order wins a tie, as with Jaeger's strict `>` scan.
-                ordered = by_end[span] = sorted(kids, key=clipped_end.__getitem__, reverse=True)
-                cursor[span] = 0
+        ordered = by_end[span]
+        if ordered is None:
+            kids = blocking.get(span)
+            if kids is not None:
+                # `sorted` keeps equal ends in start order (with reverse too), so the first child in
+                # start order wins a tie, as with Jaeger's strict `>` scan over the children.
+                ordered = kids if len(kids) == 1 else sorted(kids, key=clipped_end.__getitem__, reverse=True)
+                by_end[span] = ordered
+        if ordered is not None:
             at = cursor[span]
             if returning_start >= 0:
                 while at < len(ordered) and clipped_end[ordered[at]] >= returning_start:
@@ -135,11 +139,11 @@ def _walk(
                 last = ordered[at]
         if last >= 0:
             if clipped_end[last] != section_end:
-                sections.append((span, clipped_end[last], section_end))
+                sections.append((clipped_end[last], section_end, span))
             span, returning_start = last, -1
             continue
         if clipped_start[span] != section_end:
-            sections.append((span, clipped_start[span], section_end))
+            sections.append((clipped_start[span], section_end, span))
         if span == top:
             return
         span, returning_start = parents[span], clipped_start[span]

@@ -30,6 +30,7 @@ service are left out, as in `/v1/dependencies`.
 from __future__ import annotations
 
 from collections.abc import Collection
+from itertools import repeat
 
 from datatracing.model import Resource, Status, StatusCode, Trace
 from datatracing.pipeline.query._critical_path import CONSUMER, PRODUCER, critical_path
@@ -106,32 +107,29 @@ def trace_graph(trace: Trace, stored_trace_ids: Collection[str] = ()) -> TraceGr
     # A store shares one Resource between the spans of a service: name each distinct one once.
     service_of = {key: r.service_name for key, r in {id(r): r for r in resources}.items()}
     services = [service_of[id(r)] for r in resources]
-    index = dict(zip(reversed(ids), range(n - 1, -1, -1), strict=True))  # the first of duplicate ids
-    parents = [-1] * n
+    # Span id → position (the first of duplicate ids); None is no key, so a root looks up to -1 too.
+    index: dict[str | None, int] = dict(zip(reversed(ids), range(n - 1, -1, -1), strict=True))
+    parents: list[int] = list(map(index.get, parent_ids, repeat(-1, n)))  # -1: no parent, or not here
     orphan = [False] * n
     children: list[list[int]] = [[] for _ in range(n)]
     roots: list[int] = []
     orphans: list[int] = []
-    for i, parent_id in enumerate(parent_ids):
-        if parent_id is None:
+    for i, p in enumerate(parents):
+        if p >= 0:
+            children[p].append(i)
+        elif parent_ids[i] is None:
             roots.append(i)
-            continue
-        p = index.get(parent_id, -1)
-        if p < 0:
+        else:
             orphan[i] = True
             orphans.append(i)
-        else:
-            parents[i] = p
-            children[p].append(i)
     tops = roots + orphans  # the subtree tops, in waterfall order
     order, depth = _waterfall(tops, parents, children, orphan)
 
     critical = [0] * n
-    segments: list[tuple[int, int, int]] = []
-    for i, lo, hi in critical_path(tops, parents, children, starts, ends, kinds):
+    segments = critical_path(tops, parents, children, starts, ends, kinds)
+    for lo, hi, i in segments:
         critical[i] += hi - lo
-        segments.append((lo, hi, i))
-    segments.sort()
+    segments.sort()  # each top's sections come latest first: one descending run per top
     self_ns = [e - s for s, e in zip(starts, ends, strict=True)]
     for i, kids in enumerate(children):
         if kids:
@@ -240,7 +238,7 @@ def _waterfall(
 def _links(
     trace: Trace,
     linking: list[int],
-    index: dict[str, int],
+    index: dict[str | None, int],
     stored_trace_ids: Collection[str],
     parents: list[int],
     kinds: list[int],
