@@ -57,6 +57,12 @@ def _sync_playwright() -> Any:
     return sync_playwright()
 
 
+def paint_ms(url: str, *, timeout_s: float = 60.0) -> float:
+    """One cold load of the trace page at `url`: milliseconds from navigation start to the painted
+    waterfall (a browser of its own, so the figure includes no warm cache)."""
+    return waterfall_paint_ms(url, runs=1, timeout_s=timeout_s)
+
+
 def waterfall_paint_ms(url: str, *, runs: int = 3, timeout_s: float = 60.0) -> float:
     """Median over `runs` cold page loads (a fresh browser context each) of the milliseconds from
     navigation start to the painted waterfall of the trace page at `url`."""
