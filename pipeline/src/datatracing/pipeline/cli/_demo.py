@@ -229,4 +229,7 @@ def run_demo(bootstrap: str, topic: str, query_url: str, count: int, timeout_s: 
         f"all {count} traces queryable. Try:\n  datatracing trace {example.trace_id}\n"
         f"  curl {query_url}/v1/traces/{example.trace_id}"
     )
+    # Addresses on lines of their own, never wrapped, so a terminal can open them with a click.
+    console.print(f"Web UI: {query_url}/", soft_wrap=True)
+    console.print(f"  this trace: {query_url}/trace/{example.trace_id}", soft_wrap=True)
     return 0
