@@ -118,6 +118,9 @@ class Settings(BaseSettings):
         if self.sampler.max_message_bytes != limit:
             # Frozen model: the derived value is written once, here, during validation.
             object.__setattr__(self, "sampler", self.sampler.model_copy(update={"max_message_bytes": limit}))
+        if self.ingest.max_message_bytes > limit:
+            # The gateway's default cut is below the default contract; a smaller contract lowers it.
+            object.__setattr__(self, "ingest", self.ingest.model_copy(update={"max_message_bytes": limit}))
         return self
 
     @property
@@ -148,7 +151,8 @@ def check_size_contract(settings: Settings) -> None:
                     f"kafka.{section}[{name!r}] = {value} is below kafka.max_message_bytes + record "
                     f"overhead ({wire}); raise it or lower kafka.max_message_bytes"
                 )
-    if settings.ingest.max_message_bytes > kafka.max_message_bytes:
+    ingest = settings.ingest
+    if "max_message_bytes" in ingest.model_fields_set and ingest.max_message_bytes > kafka.max_message_bytes:
         raise ValueError(
             f"ingest.max_message_bytes ({settings.ingest.max_message_bytes}) is above "
             f"kafka.max_message_bytes ({kafka.max_message_bytes})"
