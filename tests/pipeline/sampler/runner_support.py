@@ -35,6 +35,7 @@ class InProcessSampler:
 
     settings: Settings
     fault_hook: FaultHook | None = None
+    group: str = field(default_factory=lambda: f"sampler-{uuid.uuid4().hex[:8]}")
     crashes: list[BaseException] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -48,7 +49,7 @@ class InProcessSampler:
         )
         config = consumer_config(
             kafka.bootstrap_servers,
-            f"sampler-{uuid.uuid4().hex[:8]}",
+            self.group,
             kafka.session_timeout_ms,
             max_message_bytes=kafka.max_message_bytes,
         )

@@ -150,3 +150,42 @@ def test_runner_handler_raises_on_one_message_quarantined_once_rest_decided(
     finally:
         decisions.close()
         dead.close()
+
+
+class WorkerCrash(BaseException):
+    """Not an `Exception`: escapes the per-message quarantine and kills the loop, like a fatal bug."""
+
+
+def test_runner_message_crashing_worker_twice_skipped_on_next_start(
+    kafka_bootstrap: str, pipeline_topics: TopicSettings
+) -> None:
+    messages = _ordinary(10)
+    where = produce_big(kafka_bootstrap, pipeline_topics.spans, messages)
+    crasher = where[5]
+
+    def hook(partition: int, offset: int, value: bytes) -> None:
+        if (partition, offset) == crasher:
+            raise WorkerCrash("fatal on this message")
+
+    settings = settings_for(kafka_bootstrap, pipeline_topics)
+    group = f"crash-{pipeline_topics.spans}"
+    decisions = Reader(kafka_bootstrap, pipeline_topics.decisions)
+    dead = Reader(kafka_bootstrap, pipeline_topics.dead_letter)
+    try:
+        for _ in range(2):
+            with InProcessSampler(settings, fault_hook=hook, group=group) as sampler:
+                dead.until(lambda s=sampler: bool(s.crashes), 60, "the crash")  # type: ignore[misc]
+                assert isinstance(sampler.crashes[0], WorkerCrash)
+        # Third start: the message that crashed the worker twice is passed over, the rest decided.
+        with InProcessSampler(settings, fault_hook=hook, group=group) as sampler:
+            want = {trace_id(n) for n in range(1, 11)}
+            decisions.until(lambda: _decided(decisions) >= want, 60, "every trace decided")
+            dead.until(lambda: len(dead.records) >= 1, 30, "the crasher's dead letter")
+            assert sampler.alive, sampler.crashes
+            assert sampler.runner.crash_quarantined == 1
+        assert dead_letter_sources(dead.poll()) == [(pipeline_topics.spans, *crasher)]
+        assert dead.records[0].headers["dt-error-class"] == b"WorkerCrash"
+        assert dead.records[0].value == messages[5][1]
+    finally:
+        decisions.close()
+        dead.close()

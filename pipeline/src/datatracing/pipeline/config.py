@@ -31,6 +31,8 @@ class TopicSettings(_Section):
     sampled: str = Field(default="sampled-spans", min_length=1)
     decisions: str = Field(default="decisions", min_length=1)
     dead_letter: str = Field(default="dead-letter", min_length=1)
+    #: Messages that crashed a sampler worker, with how many times (compacted, one partition).
+    quarantine: str = Field(default="quarantine", min_length=1)
     partitions: int = Field(default=4, ge=1, le=1024)
     replication_factor: int = Field(default=1, ge=1, le=16)
 

@@ -42,6 +42,7 @@ def topic_specs(topics: TopicSettings, max_message_bytes: int = DEFAULT_MAX_MESS
         NewTopic(topics.sampled, n, rf, config=size),
         NewTopic(topics.decisions, n, rf, config={"cleanup.policy": "compact", **size}),
         NewTopic(topics.dead_letter, 1, rf, config={"cleanup.policy": "compact", **size}),
+        NewTopic(topics.quarantine, 1, rf, config={"cleanup.policy": "compact"}),
     ]
 
 

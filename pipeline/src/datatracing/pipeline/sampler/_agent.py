@@ -41,7 +41,14 @@ from datatracing.pipeline.sampler._decisions import DecisionCache, encode_decisi
 from datatracing.pipeline.sampler._delivery import DeliveryTracker
 from datatracing.pipeline.sampler._engine import PartitionEngine
 from datatracing.pipeline.sampler._forward import fit_payload
-from datatracing.pipeline.sampler._restore import read_dead_letter_keys, restore_decisions
+from datatracing.pipeline.sampler._quarantine import (
+    QUARANTINE_AFTER_CRASHES,
+    crash_key,
+    read_crash_counts,
+    read_dead_letter_keys,
+    record_crash,
+)
+from datatracing.pipeline.sampler._restore import restore_decisions
 from datatracing.pipeline.sampler._results import AddResult, Decided, Quarantined
 from datatracing.pipeline.sampler._settings import SamplerSettings
 from datatracing.pipeline.sampler.policies import CompiledPolicy
@@ -107,8 +114,15 @@ class SamplerRunner:
         self.consumer_lag: dict[int, int] = {}
         self.fault_hook = fault_hook
         self._sleep = sleep
+        #: Messages passed over because they crashed the worker `QUARANTINE_AFTER_CRASHES` times.
+        self.crash_quarantined = 0
         #: Partition → (offset, part) of dead letters already written (read at assignment).
         self._dead_letter_keys: dict[int, set[tuple[int, str]]] = {}
+        #: Partition → offset → crashes recorded against that message (read at assignment).
+        self._crashes: dict[int, dict[int, int]] = {}
+        #: The message being handled (partition, offset, crashes already recorded on it), kept for
+        #: `record_crash` (which runs after the consumer's close has revoked every partition).
+        self.current: tuple[int, int, int] | None = None
 
     # --- partitions ------------------------------------------------------------------------------
 
@@ -136,8 +150,10 @@ class SamplerRunner:
         keys = read_dead_letter_keys(
             self.bootstrap_servers, self.topics.dead_letter, STAGE, self.topics.spans, new
         )
+        crashes = read_crash_counts(self.bootstrap_servers, self.topics.quarantine, self.topics.spans, new)
         for p in new:
             self._dead_letter_keys[p] = keys.get(p, set())
+            self._crashes[p] = crashes.get(p, {})
             self.engine(p, self._restored_cache(p))
 
     def revoke(self, partitions: Iterable[int]) -> None:
@@ -147,6 +163,7 @@ class SamplerRunner:
         for p in revoked:
             self.engines.pop(p, None)
             self._dead_letter_keys.pop(p, None)
+            self._crashes.pop(p, None)
         self.deliveries.forget(revoked)
 
     # --- output ----------------------------------------------------------------------------------
@@ -300,6 +317,12 @@ class SamplerRunner:
             # Consumed headers are always a list of (str, bytes | None); the stub's type is wider.
             headers = cast("_Headers", message.headers() or ())
             engine = self.engine(partition)
+            crashes = self._crashes.get(partition)
+            crashed = crashes.get(offset, 0) if crashes else 0
+            self.current = (partition, offset, crashed)
+            if crashed >= QUARANTINE_AFTER_CRASHES:
+                self._skip_crasher(engine, partition, offset, value, crashed, now)
+                continue
             try:
                 if hook is not None:
                     hook(partition, offset, value)
@@ -308,7 +331,36 @@ class SamplerRunner:
             except Exception as exc:  # one message never stops the partition
                 self._quarantine_message(partition, offset, value, exc)
             self._drain_quarantined(partition, engine)
+        self.current = None
         self.tick(now)
+
+    def _skip_crasher(
+        self, engine: PartitionEngine, partition: int, offset: int, value: bytes, crashes: int, now: int
+    ) -> None:
+        log.error(
+            "skipping %s[%d]@%d: it crashed the worker %d times",
+            self.topics.spans,
+            partition,
+            offset,
+            crashes,
+        )
+        self.crash_quarantined += 1
+        engine.skip(offset, now)
+        reason = f"quarantined: the worker crashed {crashes} times while handling this message"
+        self.dead_letter(partition, offset, "c", value, reason, error_class="WorkerCrash")
+
+    def record_crash(self) -> bool:
+        """The loop is dying: count a crash against the message being handled, on the broker.
+
+        Returns True when a crash was recorded (False when no message was being handled).
+        """
+        if self.current is None:
+            return False
+        partition, offset, crashed = self.current
+        count = crashed + 1
+        key = crash_key(self.topics.spans, partition, offset)
+        log.error("recording crash %d on %s[%d]@%d", count, self.topics.spans, partition, offset)
+        return record_crash(self.producer, self.topics.quarantine, key, count)
 
     def tick(self, now_ns: int | None = None) -> None:
         """Decide traces whose wait is over (also when no new message arrives)."""

@@ -137,6 +137,11 @@ class PartitionEngine:
         self._enforce_bounds(now, result.decided)
         return result
 
+    def skip(self, offset: int, now_ns: int) -> None:
+        """Pass over the message at `offset` without reading it (a quarantined message)."""
+        self._tick(now_ns)
+        self._last_offset = max(self._last_offset, offset)
+
     def _read_headers(self, headers: Sequence[tuple[str, bytes | None]]) -> tuple[str, str]:
         content_type: bytes | None = None
         tenant = self.settings.tenant

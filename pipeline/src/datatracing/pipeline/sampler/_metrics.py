@@ -43,7 +43,8 @@ class SamplerCollector(Collector):
         )
         quarantined = CounterMetricFamily(
             "datatracing_sampler_quarantined",
-            "Messages whose handling raised, and traces whose decision raised: dead-lettered",
+            "Messages whose handling raised, traces whose decision raised, messages skipped after "
+            "crashing the worker: dead-lettered",
             labels=["unit"],
         )
         empty_count = quarantined_traces = 0
@@ -87,6 +88,7 @@ class SamplerCollector(Collector):
         empty.add_metric([], empty_count)
         quarantined.add_metric(["messages"], self.runner.quarantined_messages)
         quarantined.add_metric(["traces"], quarantined_traces)
+        quarantined.add_metric(["crashed_worker"], self.runner.crash_quarantined)
         dead_failures = CounterMetricFamily(
             "datatracing_sampler_dead_letter_failures",
             "Attempts to write a dead letter that raised (each followed by a backoff pause)",

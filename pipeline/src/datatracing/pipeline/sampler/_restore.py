@@ -1,5 +1,4 @@
-"""Rebuild a partition's decision cache from the compacted `decisions` topic, and read which dead
-letters are already written.
+"""Rebuild a partition's decision cache from the compacted `decisions` topic.
 
 Decisions are keyed by trace id like the spans, so decisions partition N holds the decisions of spans
 partition N. Reading "to the end" does not trust the high watermark (the embedded broker reports the
@@ -11,12 +10,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from datatracing.errors import InvalidDataError
-from datatracing.pipeline.broker import make_reader, parse_dead_letter_key
+from datatracing.pipeline.broker import make_reader
 from datatracing.pipeline.errors import BrokerUnavailableError
 from datatracing.pipeline.sampler._decisions import DecisionCache
 
@@ -82,46 +80,3 @@ def restore_decisions(
     finally:
         consumer.close()
     return restored
-
-
-def read_dead_letter_keys(
-    bootstrap_servers: str,
-    dead_letter_topic: str,
-    stage: str,
-    source_topic: str,
-    partitions: Iterable[int],
-    timeout_s: float = 30.0,
-) -> dict[int, set[tuple[int, str]]]:
-    """The (offset, part) of every dead letter `stage` wrote for `source_topic`'s `partitions`.
-
-    Read when partitions are taken over, so a replay does not write a dead letter that is already
-    on the topic. The whole (compacted, single-partition) topic is read: one record per key.
-    """
-    wanted = set(partitions)
-    out: dict[int, set[tuple[int, str]]] = {p: set() for p in wanted}
-    consumer = make_reader(bootstrap_servers, "dead-letter-keys")
-    try:
-        end = true_end_offset(consumer, dead_letter_topic, 0, timeout_s)
-        low, _ = consumer.get_watermark_offsets(TopicPartition(dead_letter_topic, 0), timeout=timeout_s)
-        if end <= low:
-            return out
-        consumer.assign([TopicPartition(dead_letter_topic, 0, low)])
-        deadline = time.monotonic() + timeout_s
-        position = low
-        while position < end:
-            if time.monotonic() > deadline:
-                raise BrokerUnavailableError(f"reading {dead_letter_topic} timed out at {position}/{end}")
-            for message in consumer.consume(1000, timeout=0.5):
-                if message.error() is not None:
-                    continue
-                position = (message.offset() or 0) + 1
-                ref = parse_dead_letter_key(message.key())
-                if ref is None or (ref.stage, ref.topic) != (stage, source_topic):
-                    continue
-                if ref.partition in wanted:
-                    out[ref.partition].add((ref.offset, ref.part))
-    except KafkaException as exc:
-        raise BrokerUnavailableError(f"reading {dead_letter_topic}: {exc}") from exc
-    finally:
-        consumer.close()
-    return out
