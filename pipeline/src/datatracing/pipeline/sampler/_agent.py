@@ -94,6 +94,9 @@ class SamplerRunner:
         self.max_message_bytes = settings.kafka.max_message_bytes
         self.bootstrap_servers = settings.kafka.bootstrap_servers
         self.policy = policy
+        if sampler.max_message_bytes > self.max_message_bytes:
+            # Accept nothing this worker could not forward: the size contract bounds the engines.
+            sampler = sampler.model_copy(update={"max_message_bytes": self.max_message_bytes})
         self.sampler = sampler
         self.producer = producer
         self.engines: dict[int, PartitionEngine] = {}

@@ -25,7 +25,8 @@ class DeadLetter:
 
     A whole message (undecodable, oversized, unsupported content type) keeps its original bytes
     and content type; one invalid span of an otherwise good message is re-encoded alone with its
-    resource and scope, in the message's encoding.
+    resource and scope, in the message's encoding. The agent writes a payload over the size
+    contract by reference (a bounded prefix, see `bounded_payload`).
     """
 
     payload: bytes
