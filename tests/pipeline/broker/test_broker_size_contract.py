@@ -7,8 +7,20 @@ from collections.abc import Callable
 import pytest
 from confluent_kafka import Producer
 
-from datatracing.pipeline.broker import check_topic_sizes, consumer_config, producer_config, topic_specs
-from datatracing.pipeline.config import RECORD_OVERHEAD_BYTES, TopicSettings, load_settings, wire_max_bytes
+from datatracing.pipeline.broker import (
+    check_topic_sizes,
+    consumer_config,
+    ensure_pipeline_topics,
+    producer_config,
+    topic_specs,
+)
+from datatracing.pipeline.config import (
+    RECORD_OVERHEAD_BYTES,
+    KafkaSettings,
+    TopicSettings,
+    load_settings,
+    wire_max_bytes,
+)
 from datatracing.pipeline.errors import ConfigError
 
 MIB = 1024 * 1024
@@ -76,3 +88,21 @@ def test_check_topic_sizes_existing_topic_below_contract_refused(
         check_topic_sizes(kafka_bootstrap, specs)
     fine = topic_factory("fine", **{"max.message.bytes": str(wire_max_bytes(4 * MIB))})
     check_topic_sizes(kafka_bootstrap, [s for s in topic_specs(TopicSettings(spans=fine)) if s.topic == fine])
+
+
+def test_ensure_pipeline_topics_small_output_topic_refused_small_input_topic_accepted(
+    kafka_bootstrap: str, topic_factory: Callable[..., str]
+) -> None:
+    small_spans = topic_factory("spans", **{"max.message.bytes": "1000000"})
+    kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap)
+    suffix = small_spans.rsplit("-", 1)[1]
+    fine = TopicSettings(
+        spans=small_spans,
+        sampled=f"sampled-{suffix}",
+        decisions=f"decisions-{suffix}",
+        dead_letter=f"dlq-{suffix}",
+    )
+    ensure_pipeline_topics(kafka, fine)
+    small_sampled = topic_factory("sampled", **{"max.message.bytes": "1000000"})
+    with pytest.raises(ConfigError, match=small_sampled):
+        ensure_pipeline_topics(kafka, fine.model_copy(update={"sampled": small_sampled}))
