@@ -134,6 +134,12 @@ class SinkWriter:
             if remaining:
                 raise StoreUnavailableError(f"{remaining} dead-letter records not delivered")
             self.stats.messages_dead_lettered += len(rejected)
+            log.warning(
+                "dead-lettered %d messages (%d in total); first: %s",
+                len(rejected),
+                self.stats.messages_dead_lettered,
+                rejected[0][1],
+            )
 
     def _insert(self, decoded: _Decoded) -> tuple[int, list[tuple[SinkMessage, str]]]:
         """Rows written and the messages the store refused (found by halving the batch)."""
