@@ -5,7 +5,11 @@ Both are read when partitions are taken over (`SamplerRunner.assign`), from sing
 compacted topics read whole (one record per key), never "to the end" by the high watermark.
 
 - Dead letters are keyed by their source message (`dead_letter_key`); the keys already written
-  for a partition are not written again by a replay.
+  for a partition are not written again by a replay. This is chosen over a transactional write
+  (exactly-once producers are not something the embedded broker or Faust can be trusted with)
+  and over a "dead-lettered up to offset" watermark (which would need its own durable write per
+  dead letter): the dead letter is its own record of having been written. The cost is one read
+  of the dead-letter topic per assignment; keep its retention proportionate.
 - A crash that escapes the per-message quarantine (an exception that is not an `Exception`, a bug
   in the loop itself) is recorded by the dying loop against the message it was handling, as a
   count under `crash_key` on the quarantine topic. A message that crashed the worker
