@@ -37,6 +37,7 @@ from datatracing.pipeline.broker import (
     source_headers,
 )
 from datatracing.pipeline.config import Settings
+from datatracing.pipeline.errors import BrokerUnavailableError
 from datatracing.pipeline.sampler._decisions import DecisionCache, encode_decision
 from datatracing.pipeline.sampler._delivery import DeliveryTracker
 from datatracing.pipeline.sampler._engine import PartitionEngine
@@ -150,10 +151,19 @@ class SamplerRunner:
         new = [p for p in partitions if p not in self.engines]
         if not new:
             return
-        keys = read_dead_letter_keys(
-            self.bootstrap_servers, self.topics.dead_letter, STAGE, self.topics.spans, new
-        )
-        crashes = read_crash_counts(self.bootstrap_servers, self.topics.quarantine, self.topics.spans, new)
+        topics, servers = self.topics, self.bootstrap_servers
+        keys: dict[int, set[tuple[int, str]]] = {}
+        crashes: dict[int, dict[int, int]] = {}
+        # Neither read may stop sampling: without them a replay may write a dead letter twice
+        # (readers deduplicate by key) or meet a crashing message once more.
+        try:
+            keys = read_dead_letter_keys(servers, topics.dead_letter, STAGE, topics.spans, new)
+        except BrokerUnavailableError as exc:
+            log.warning("cannot read the dead letters already written: %s", exc)
+        try:
+            crashes = read_crash_counts(servers, topics.quarantine, topics.spans, new)
+        except BrokerUnavailableError as exc:
+            log.warning("cannot read the quarantine topic: %s", exc)
         for p in new:
             self._dead_letter_keys[p] = keys.get(p, set())
             self._crashes[p] = crashes.get(p, {})
