@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from datatracing.pipeline.errors import ConfigError
@@ -31,13 +31,31 @@ class TopicSettings(_Section):
     sampled: str = Field(default="sampled-spans", min_length=1)
     decisions: str = Field(default="decisions", min_length=1)
     dead_letter: str = Field(default="dead-letter", min_length=1)
+    #: Messages that crashed a sampler worker, with how many times (compacted, one partition).
+    quarantine: str = Field(default="quarantine", min_length=1)
     partitions: int = Field(default=4, ge=1, le=1024)
     replication_factor: int = Field(default=1, ge=1, le=16)
+
+
+#: Room a record needs beyond its value on the wire: key, headers, record and batch framing.
+RECORD_OVERHEAD_BYTES = 64 * 1024
+#: The default size contract: OTLP/gRPC's default receive limit.
+DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+
+def wire_max_bytes(max_message_bytes: int) -> int:
+    """The record size every producer, topic and fetch must allow for values of `max_message_bytes`."""
+    return max_message_bytes + RECORD_OVERHEAD_BYTES
 
 
 class KafkaSettings(_Section):
     bootstrap_servers: str = Field(default="127.0.0.1:19092", min_length=1)
     session_timeout_ms: int = Field(default=6000, ge=1000)
+    #: The one size contract of the pipeline: the largest message value any stage accepts, and so
+    #: the largest it must be able to forward. Our producers' `message.max.bytes`, our topics'
+    #: `max.message.bytes` and the consumers' fetch sizes are set to `wire_max_bytes(this)`; the
+    #: sampler dead-letters (by reference) anything larger; the ingest gateway splits below it.
+    max_message_bytes: int = Field(default=DEFAULT_MAX_MESSAGE_BYTES, ge=64 * 1024, le=512 * 1024 * 1024)
     #: Extra librdkafka settings for our producers (security, compression...).
     producer: dict[str, str | int | float | bool] = Field(default_factory=dict)
     #: Extra librdkafka settings for the sampler's consumer (security, fetch sizes...).
@@ -90,10 +108,57 @@ class Settings(BaseSettings):
     #: Sampling policy file (YAML or JSON); none means keep every trace.
     policy_file: Path | None = None
 
+    @model_validator(mode="after")
+    def _one_size_contract(self) -> Settings:
+        """Check every size limit against `kafka.max_message_bytes`, and give the sampler its value."""
+        check_size_contract(self)
+        limit = self.kafka.max_message_bytes
+        if "max_message_bytes" in self.sampler.model_fields_set and self.sampler.max_message_bytes != limit:
+            raise ValueError(
+                "sampler.max_message_bytes is set from kafka.max_message_bytes; set that one instead"
+            )
+        if self.sampler.max_message_bytes != limit:
+            # Frozen model: the derived value is written once, here, during validation.
+            object.__setattr__(self, "sampler", self.sampler.model_copy(update={"max_message_bytes": limit}))
+        if self.ingest.max_message_bytes > limit:
+            # The gateway's default cut is below the default contract; a smaller contract lowers it.
+            object.__setattr__(self, "ingest", self.ingest.model_copy(update={"max_message_bytes": limit}))
+        return self
+
     @property
     def store_url(self) -> str:
         """The store URL, defaulting to embedded chdb under the data directory."""
         return self.store.url or f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+
+#: librdkafka settings that must allow a whole record of the contract size, by client.
+_PRODUCER_SIZES = ("message.max.bytes",)
+_CONSUMER_SIZES = ("fetch.max.bytes", "receive.message.max.bytes", "message.max.bytes")
+
+
+def check_size_contract(settings: Settings) -> None:
+    """Raise `ValueError` naming the setting that cannot carry a message of `kafka.max_message_bytes`.
+
+    Every stage must be able to forward what it accepts: a producer limit or a fetch limit below
+    the contract would let one accepted message stop the stage that cannot pass it on.
+    """
+    kafka = settings.kafka
+    wire = wire_max_bytes(kafka.max_message_bytes)
+    for section, names in (("producer", _PRODUCER_SIZES), ("consumer", _CONSUMER_SIZES)):
+        extra = getattr(kafka, section)
+        for name in names:
+            value = extra.get(name)
+            if value is not None and int(value) < wire:
+                raise ValueError(
+                    f"kafka.{section}[{name!r}] = {value} is below kafka.max_message_bytes + record "
+                    f"overhead ({wire}); raise it or lower kafka.max_message_bytes"
+                )
+    ingest = settings.ingest
+    if "max_message_bytes" in ingest.model_fields_set and ingest.max_message_bytes > kafka.max_message_bytes:
+        raise ValueError(
+            f"ingest.max_message_bytes ({settings.ingest.max_message_bytes}) is above "
+            f"kafka.max_message_bytes ({kafka.max_message_bytes})"
+        )
 
 
 def _describe(exc: ValidationError) -> str:

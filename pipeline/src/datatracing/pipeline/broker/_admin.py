@@ -10,25 +10,66 @@ from collections.abc import Mapping
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AdminClient,
+    ConfigResource,
+)
 from confluent_kafka.cimpl import NewTopic
 
-from datatracing.pipeline.config import KafkaSettings, TopicSettings
-from datatracing.pipeline.errors import BrokerUnavailableError
+from datatracing.pipeline.config import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    KafkaSettings,
+    TopicSettings,
+    wire_max_bytes,
+)
+from datatracing.pipeline.errors import BrokerUnavailableError, ConfigError
 from datatracing.wire import PARTITIONER
 
 log = logging.getLogger(__name__)
 
 
-def topic_specs(topics: TopicSettings) -> list[NewTopic]:
-    """Our topics, created explicitly (brokers may auto-create with other partition counts)."""
+def topic_specs(topics: TopicSettings, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> list[NewTopic]:
+    """Our topics, created explicitly (brokers may auto-create with other partition counts).
+
+    Every topic allows records of the size contract (`KafkaSettings.max_message_bytes`). The
+    dead-letter topic is compacted: its records are keyed by the source message (see
+    `dead_letter_key`), so a dead letter written twice by a retry keeps one record.
+    """
     n, rf = topics.partitions, topics.replication_factor
+    size = {"max.message.bytes": str(wire_max_bytes(max_message_bytes))}
     return [
-        NewTopic(topics.spans, n, rf),
-        NewTopic(topics.sampled, n, rf),
-        NewTopic(topics.decisions, n, rf, config={"cleanup.policy": "compact"}),
-        NewTopic(topics.dead_letter, 1, rf),
+        NewTopic(topics.spans, n, rf, config=size),
+        NewTopic(topics.sampled, n, rf, config=size),
+        NewTopic(topics.decisions, n, rf, config={"cleanup.policy": "compact", **size}),
+        NewTopic(topics.dead_letter, 1, rf, config={"cleanup.policy": "compact", **size}),
+        NewTopic(topics.quarantine, 1, rf, config={"cleanup.policy": "compact"}),
     ]
+
+
+def check_topic_sizes(bootstrap_servers: str, specs: list[NewTopic], timeout_s: float = 10.0) -> None:
+    """Raise `ConfigError` when an existing topic's `max.message.bytes` is below what `specs` need.
+
+    Topics created before the size contract keep their old limit: a kept trace that fits the
+    contract would then fail to forward. A broker that cannot describe configs is only logged.
+    """
+    wanted = {s.topic: int(s.config.get("max.message.bytes", 0)) for s in specs if s.config}
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    resources = [ConfigResource("topic", name) for name in wanted]
+    try:
+        futures = admin.describe_configs(resources, request_timeout=timeout_s)
+        found = {res.name: fut.result(timeout_s) for res, fut in futures.items()}
+    except (KafkaException, ValueError) as exc:
+        log.warning("cannot check topic size limits: %s", exc)
+        return
+    for name, entries in found.items():
+        entry = entries.get("max.message.bytes")
+        if entry is None or entry.value is None:
+            continue
+        if int(entry.value) < wanted[name]:
+            raise ConfigError(
+                f"topic {name}: max.message.bytes is {entry.value}, below kafka.max_message_bytes + record "
+                f"overhead ({wanted[name]}); raise the topic's limit or lower kafka.max_message_bytes"
+            )
 
 
 def ensure_topics(bootstrap_servers: str, specs: list[NewTopic], timeout_s: float = 30.0) -> None:
@@ -59,14 +100,27 @@ def ensure_topics(bootstrap_servers: str, specs: list[NewTopic], timeout_s: floa
 
 
 def ensure_pipeline_topics(kafka: KafkaSettings, topics: TopicSettings, timeout_s: float = 30.0) -> None:
-    ensure_topics(kafka.bootstrap_servers, topic_specs(topics), timeout_s)
+    """Create our topics with the size contract, and check that the existing topics the pipeline
+    forwards whole payloads to (sampled spans, dead letters) can carry it. The spans topic is only
+    read: a smaller limit there only means smaller input."""
+    specs = topic_specs(topics, kafka.max_message_bytes)
+    ensure_topics(kafka.bootstrap_servers, specs, timeout_s)
+    outputs = {topics.sampled, topics.dead_letter}
+    check_topic_sizes(kafka.bootstrap_servers, [s for s in specs if s.topic in outputs])
 
 
-def producer_config(bootstrap_servers: str, extra: Mapping[str, object] | None = None) -> dict[str, object]:
-    """librdkafka settings for our producers: murmur2 partitioning, bounded queue, batching."""
+def producer_config(
+    bootstrap_servers: str,
+    extra: Mapping[str, object] | None = None,
+    *,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+) -> dict[str, object]:
+    """librdkafka settings for our producers: murmur2 partitioning, bounded queue, batching, and a
+    `message.max.bytes` that carries any message of the size contract with its headers."""
     config: dict[str, object] = {
         "bootstrap.servers": bootstrap_servers,
         "partitioner": PARTITIONER,
+        "message.max.bytes": wire_max_bytes(max_message_bytes),
         "linger.ms": 5,
         "enable.idempotence": False,
         "acks": "all",
@@ -78,15 +132,34 @@ def producer_config(bootstrap_servers: str, extra: Mapping[str, object] | None =
     return config
 
 
-def make_producer(bootstrap_servers: str, extra: Mapping[str, object] | None = None) -> Producer:
-    return Producer(producer_config(bootstrap_servers, extra))
+def make_producer(
+    bootstrap_servers: str,
+    extra: Mapping[str, object] | None = None,
+    *,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+) -> Producer:
+    return Producer(producer_config(bootstrap_servers, extra, max_message_bytes=max_message_bytes))
+
+
+def kafka_producer(kafka: KafkaSettings) -> Producer:
+    """A producer for `kafka`'s servers, extra settings and size contract."""
+    return make_producer(kafka.bootstrap_servers, kafka.producer, max_message_bytes=kafka.max_message_bytes)
 
 
 def consumer_config(
-    bootstrap_servers: str, group_id: str, session_timeout_ms: int, extra: Mapping[str, Any] | None = None
+    bootstrap_servers: str,
+    group_id: str,
+    session_timeout_ms: int,
+    extra: Mapping[str, Any] | None = None,
+    *,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
 ) -> dict[str, Any]:
-    """librdkafka settings for a group member that commits by hand, with a bounded prefetch."""
+    """librdkafka settings for a group member that commits by hand, with a bounded prefetch that
+    always fetches a whole record of the size contract."""
+    wire = wire_max_bytes(max_message_bytes)
     config: dict[str, Any] = {
+        "fetch.max.bytes": max(52_428_800, wire),
+        "receive.message.max.bytes": max(100_000_000, wire + 512) + 512,
         "bootstrap.servers": bootstrap_servers,
         "group.id": group_id,
         "enable.auto.commit": False,

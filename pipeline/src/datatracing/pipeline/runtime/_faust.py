@@ -10,11 +10,16 @@ from typing import Any
 
 import faust
 
-from datatracing.pipeline.config import Settings
+from datatracing.pipeline.config import Settings, wire_max_bytes
 
 
 def make_faust_app(settings: Settings, app_id: str, *, web_port: int, **extra: Any) -> faust.App:
-    """A Faust app on our broker with raw serializers, its data under `data_dir/faust/<app_id>`."""
+    """A Faust app on our broker with raw serializers, its data under `data_dir/faust/<app_id>`.
+
+    Its consumer fetches and its producer sends whole records of the size contract
+    (`kafka.max_message_bytes`), like every other client of the pipeline.
+    """
+    wire = wire_max_bytes(settings.kafka.max_message_bytes)
     datadir = Path(settings.data_dir) / "faust" / app_id
     datadir.mkdir(parents=True, exist_ok=True)
     return faust.App(
@@ -35,6 +40,8 @@ def make_faust_app(settings: Settings, app_id: str, *, web_port: int, **extra: A
         stream_buffer_maxsize=4096,
         stream_wait_empty=False,
         producer_max_batch_size=1,
+        consumer_max_fetch_size=max(4 * 1024 * 1024, wire),
+        producer_max_request_size=max(1024 * 1024, wire),
         **extra,
     )
 

@@ -15,7 +15,7 @@ from typing import Any
 import faust
 from faust.contrib.asgi import serve_asgi
 
-from datatracing.pipeline.broker import ensure_pipeline_topics, make_producer
+from datatracing.pipeline.broker import ensure_pipeline_topics, kafka_producer
 from datatracing.pipeline.config import Settings
 from datatracing.pipeline.query import create_app
 from datatracing.pipeline.runtime._faust import make_faust_app, raw_topic
@@ -35,8 +35,14 @@ def _run(app: faust.App, settings: Settings) -> None:
 def build_store_app(settings: Settings, store: TraceStore, *, with_query: bool) -> tuple[faust.App, Any]:
     """The store worker's Faust app: the sink agent, and the query API when `with_query`."""
     app = make_faust_app(settings, SINK_APP_ID, web_port=settings.query.port, web_enabled=with_query)
-    producer = make_producer(settings.kafka.bootstrap_servers, settings.kafka.producer)
-    writer = SinkWriter(store, producer, settings.topics.dead_letter, settings.sink)
+    producer = kafka_producer(settings.kafka)
+    writer = SinkWriter(
+        store,
+        producer,
+        settings.topics.dead_letter,
+        settings.sink,
+        max_message_bytes=settings.kafka.max_message_bytes,
+    )
     install_sink_agent(app, raw_topic(app, settings.topics.sampled), writer, settings.sink)
     if with_query:
         serve_asgi(

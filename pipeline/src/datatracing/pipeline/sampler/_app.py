@@ -10,7 +10,7 @@ import faust
 from faust.contrib.asgi import serve_asgi
 from mode import Service
 
-from datatracing.pipeline.broker import consumer_config, make_producer
+from datatracing.pipeline.broker import consumer_config, kafka_producer
 from datatracing.pipeline.config import Settings
 from datatracing.pipeline.runtime._faust import make_faust_app
 from datatracing.pipeline.sampler._agent import SamplerRunner
@@ -43,13 +43,14 @@ def build_sampler_app(
     policy = load_policy(settings)
     app = make_faust_app(settings, SAMPLER_APP_ID, web_port=settings.worker.web_port)
     app.producer_only = True
-    producer = make_producer(settings.kafka.bootstrap_servers, settings.kafka.producer)
+    producer = kafka_producer(settings.kafka)
     runner = SamplerRunner(settings, policy, sampler or settings.sampler, producer)
     config = consumer_config(
         settings.kafka.bootstrap_servers,
         SAMPLER_APP_ID,
         settings.kafka.session_timeout_ms,
         settings.kafka.consumer,
+        max_message_bytes=settings.kafka.max_message_bytes,
     )
 
     def crashed(exc: BaseException) -> None:

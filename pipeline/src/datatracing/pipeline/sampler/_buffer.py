@@ -25,7 +25,8 @@ __all__ = ["Buffer", "TraceBuffer"]
 
 
 class TraceBuffer:
-    """One undecided trace: payloads, span count, time bounds, and when and where it was seen."""
+    """One undecided trace: payloads (each with the offset of the message it came from), span count,
+    time bounds, and when and where it was seen."""
 
     __slots__ = (
         "end_ns",
@@ -34,6 +35,7 @@ class TraceBuffer:
         "has_root",
         "last_seen_ns",
         "nbytes",
+        "offsets",
         "payloads",
         "root_seen_ns",
         "span_count",
@@ -45,6 +47,7 @@ class TraceBuffer:
     def __init__(self, chunk: Chunk, offset: int, now_ns: int, tenant: str) -> None:
         self.trace_id = chunk.trace_id
         self.payloads = [chunk.payload]
+        self.offsets = [offset]
         self.nbytes = len(chunk.payload)
         self.span_count = chunk.span_count
         self.start_ns = chunk.start_ns
@@ -88,6 +91,7 @@ class Buffer:
                 self.rooted[trace_id] = buf
         else:
             buf.payloads.append(chunk.payload)
+            buf.offsets.append(offset)
             buf.nbytes += len(chunk.payload)
             buf.span_count += chunk.span_count
             buf.start_ns = min(buf.start_ns, chunk.start_ns)

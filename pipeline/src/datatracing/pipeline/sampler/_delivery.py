@@ -5,7 +5,10 @@ checkpoint: the sequence number reached and, per partition, the offset that beco
 everything produced so far is delivered. A checkpoint is released when no record produced before it
 is still pending. The agent never waits on a flush: delivery reports arrive through `poll(0)`.
 A record whose delivery failed (after librdkafka's own retries) is produced again, so a checkpoint
-is never released over a lost output.
+is never released over a lost output; when producing it again raises, it waits in a retry list that
+every `released()` tries again (it stays pending meanwhile, so nothing is committed past it).
+`produce` itself raises `KafkaException` when librdkafka refuses a new record outright: the caller
+decides (the runner dead-letters it).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
-from confluent_kafka import Producer
+from confluent_kafka import KafkaException, Producer
 
 from datatracing.pipeline.audit import KafkaHeaders
 
@@ -31,6 +34,7 @@ class DeliveryTracker:
         self._next = 0
         self._pending: set[int] = set()
         self._checkpoints: deque[tuple[int, dict[int, int]]] = deque()
+        self._retry: list[tuple[int, str, bytes | None, bytes, KafkaHeaders]] = []
 
     @property
     def pending(self) -> int:
@@ -49,7 +53,11 @@ class DeliveryTracker:
                 return
             self.failures += 1
             log.warning("delivery to %s failed (%s); producing it again", topic, error)
-            self._send(seq, topic, key, value, headers)
+            try:
+                self._send(seq, topic, key, value, headers)
+            except KafkaException as exc:
+                log.warning("producing to %s again failed (%s); retrying later", topic, exc)
+                self._retry.append((seq, topic, key, value, headers))
 
         while True:
             try:
@@ -67,6 +75,14 @@ class DeliveryTracker:
     def released(self) -> dict[int, int]:
         """Serve delivery reports; the latest committable offset per partition now fully behind us."""
         self.producer.poll(0)
+        if self._retry:
+            retry, self._retry = self._retry, []
+            for seq, topic, key, value, headers in retry:
+                try:
+                    self._send(seq, topic, key, value, headers)
+                except KafkaException as exc:
+                    log.warning("producing to %s again failed (%s); retrying later", topic, exc)
+                    self._retry.append((seq, topic, key, value, headers))
         low = min(self._pending) if self._pending else self._next
         out: dict[int, int] = {}
         while self._checkpoints and self._checkpoints[0][0] <= low:

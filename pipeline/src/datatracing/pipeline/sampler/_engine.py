@@ -32,6 +32,7 @@ from datatracing.pipeline.sampler._results import (
     Decided,
     EngineStats,
     Late,
+    Quarantined,
 )
 from datatracing.pipeline.sampler._settings import SamplerSettings
 from datatracing.pipeline.sampler.policies import CompiledPolicy
@@ -84,6 +85,8 @@ class PartitionEngine:
         self._counts: Counter[str] = Counter()
         self._by_policy: Counter[tuple[bool, str]] = Counter()
         self._by_reason: Counter[str] = Counter()
+        #: Traces whose decision raised, for the agent to dead-letter (`take_quarantined`).
+        self._quarantined: list[Quarantined] = []
 
     # --- input -----------------------------------------------------------------------------------
 
@@ -114,6 +117,9 @@ class PartitionEngine:
         if dead:
             result.dead_letters = dead
             counts["dead_letters"] += len(dead)
+        elif not chunks:
+            # A valid request with no span (or bytes that parse as one): nothing to keep or reject.
+            counts["empty_messages"] += 1
         lookup = self.decisions.lookup
         max_spans = self.settings.max_spans_per_trace
         for chunk in chunks:
@@ -127,9 +133,14 @@ class PartitionEngine:
             buf = self._buffer.add(chunk, offset, now, tenant)
             result.buffered_spans += chunk.span_count
             if buf.span_count >= max_spans:
-                result.decided.append(self._decide(buf, REASON_SPAN_LIMIT, now))
+                self._decide_into(result.decided, buf, REASON_SPAN_LIMIT, now)
         self._enforce_bounds(now, result.decided)
         return result
+
+    def skip(self, offset: int, now_ns: int) -> None:
+        """Pass over the message at `offset` without reading it (a quarantined message)."""
+        self._tick(now_ns)
+        self._last_offset = max(self._last_offset, offset)
 
     def _read_headers(self, headers: Sequence[tuple[str, bytes | None]]) -> tuple[str, str]:
         content_type: bytes | None = None
@@ -153,7 +164,9 @@ class PartitionEngine:
         now = self._tick(now_ns)
         due = self._buffer.due(now, self._wait_ns, self._root_wait_ns, self._max_age_ns)
         due.sort(key=lambda item: _order(item[0]))
-        decided = [self._decide(buf, reason, now) for buf, reason in due]
+        decided: list[Decided] = []
+        for buf, reason in due:
+            self._decide_into(decided, buf, reason, now)
         self._update_pause()
         return decided
 
@@ -161,9 +174,29 @@ class PartitionEngine:
         """Decide every buffered trace now (shutdown, tests)."""
         now = self._tick(now_ns)
         bufs = sorted(self._buffer.traces.values(), key=_order)
-        decided = [self._decide(buf, REASON_FLUSH, now) for buf in bufs]
+        decided: list[Decided] = []
+        for buf in bufs:
+            self._decide_into(decided, buf, REASON_FLUSH, now)
         self._update_pause()
         return decided
+
+    def take_quarantined(self) -> list[Quarantined]:
+        """The traces whose decision raised since the last call (the agent dead-letters them)."""
+        out, self._quarantined = self._quarantined, []
+        return out
+
+    def _decide_into(self, out: list[Decided], buf: TraceBuffer, reason: str, now: int) -> None:
+        """Decide `buf` into `out`; a decision that raises quarantines the trace instead, so one
+        trace a policy cannot evaluate never stops the partition."""
+        try:
+            out.append(self._decide(buf, reason, now))
+        except Exception as exc:
+            if buf.trace_id in self._buffer.traces:
+                self._buffer.remove(buf.trace_id)
+            self._counts["quarantined_traces"] += 1
+            self._quarantined.append(
+                Quarantined(buf.trace_id, buf.payloads, buf.offsets, type(exc).__name__, str(exc))
+            )
 
     def _decide(self, buf: TraceBuffer, reason: str, now: int) -> Decided:
         self._buffer.remove(buf.trace_id)
@@ -174,6 +207,7 @@ class PartitionEngine:
             keep=verdict.keep,
             audit=audit,
             payloads=buf.payloads,
+            offsets=buf.offsets,
             span_count=buf.span_count,
             first_offset=buf.first_offset,
             decided_at_ns=now,
@@ -204,7 +238,7 @@ class PartitionEngine:
             oldest = buffer.oldest()
             if oldest is None:  # pragma: no cover - totals are zero when empty
                 break
-            decided.append(self._decide(oldest, REASON_BACKPRESSURE, now))
+            self._decide_into(decided, oldest, REASON_BACKPRESSURE, now)
         self._update_pause()
 
     def _update_pause(self) -> None:
@@ -247,7 +281,9 @@ class PartitionEngine:
             messages_in=counts["messages_in"],
             spans_in=counts["spans_in"],
             duplicate_messages=counts["duplicate_messages"],
+            empty_messages=counts["empty_messages"],
             dead_letters=counts["dead_letters"],
+            quarantined_traces=counts["quarantined_traces"],
             late_kept=counts["late_kept"],
             late_dropped=counts["late_dropped"],
             kept_traces=counts["kept_traces"],

@@ -83,6 +83,12 @@ class SpanConsumerLoop:
             self.run()
         except BaseException as exc:  # the host decides what a dead loop means
             log.exception("sampler loop crashed")
+            # Count the crash against the message in hand, so a restart can pass over a message
+            # that keeps crashing the worker (see `_quarantine`).
+            try:
+                self.runner.record_crash()
+            except Exception:
+                log.exception("cannot record the crash")
             if self.on_crash is not None:
                 self.on_crash(exc)
 

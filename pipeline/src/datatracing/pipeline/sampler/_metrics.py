@@ -37,12 +37,25 @@ class SamplerCollector(Collector):
             "Offsets received but not yet committable, by partition",
             labels=["partition"],
         )
+        empty = CounterMetricFamily(
+            "datatracing_sampler_empty_messages",
+            "Messages that decoded to no span (empty requests): dropped, nothing to keep or reject",
+        )
+        quarantined = CounterMetricFamily(
+            "datatracing_sampler_quarantined",
+            "Messages whose handling raised, traces whose decision raised, messages skipped after "
+            "crashing the worker: dead-lettered",
+            labels=["unit"],
+        )
+        empty_count = quarantined_traces = 0
         late_kept = late_dropped = 0
         by_policy: dict[tuple[str, str], int] = {}
         traces = spans = size = 0
         for engine in engines:
             stats = engine.stats
             spans_in.add_metric([str(engine.partition)], stats.spans_in)
+            empty_count += stats.empty_messages
+            quarantined_traces += stats.quarantined_traces
             late_kept += stats.late_kept
             late_dropped += stats.late_dropped
             for (keep, policy), count in stats.decisions.items():
@@ -72,10 +85,30 @@ class SamplerCollector(Collector):
         paused.add_metric([], len(self.runner.paused))
         dead = CounterMetricFamily("datatracing_sampler_dead_lettered", "Messages or parts dead-lettered")
         dead.add_metric([], self.runner.dead_lettered)
+        empty.add_metric([], empty_count)
+        quarantined.add_metric(["messages"], self.runner.quarantined_messages)
+        quarantined.add_metric(["traces"], quarantined_traces)
+        quarantined.add_metric(["crashed_worker"], self.runner.crash_quarantined)
+        dead_failures = CounterMetricFamily(
+            "datatracing_sampler_dead_letter_failures",
+            "Attempts to write a dead letter that raised (each followed by a backoff pause)",
+        )
+        dead_failures.add_metric([], self.runner.dead_letter_failures)
+        dead_skipped = CounterMetricFamily(
+            "datatracing_sampler_dead_letters_skipped",
+            "Dead letters not written again on a replay because they already are on the topic",
+        )
+        dead_skipped.add_metric([], self.runner.dead_letters_skipped)
+        split = CounterMetricFamily(
+            "datatracing_sampler_split_payloads",
+            "Kept payloads forwarded as several messages to fit kafka.max_message_bytes",
+        )
+        split.add_metric([], self.runner.split_payloads)
         # One sorted copy serves the histogram (by bisection) and the quantiles: scrapes stay cheap
         # beside the sampling thread.
         samples = sorted(self.runner.decision_latency_ns)
         yield from (spans_in, late, decided, buffered, lag, consumer_lag, dead, paused)
+        yield from (empty, quarantined, dead_failures, dead_skipped, split)
         yield from (self._latency(samples), self._quantiles(samples))
 
     def _quantiles(self, samples: list[int]) -> GaugeMetricFamily:

@@ -8,7 +8,7 @@ from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.sampler._decisions import Decision
 from datatracing.wire import CONTENT_TYPE_OTLP_PROTO
 
-__all__ = ["AddResult", "DeadLetter", "Decided", "EngineStats", "Late"]
+__all__ = ["AddResult", "DeadLetter", "Decided", "EngineStats", "Late", "Quarantined"]
 
 #: Completion rules, as recorded in `Decided.reason` and the `decisions` topic.
 REASON_IDLE = "idle"
@@ -25,7 +25,8 @@ class DeadLetter:
 
     A whole message (undecodable, oversized, unsupported content type) keeps its original bytes
     and content type; one invalid span of an otherwise good message is re-encoded alone with its
-    resource and scope, in the message's encoding.
+    resource and scope, in the message's encoding. The agent writes a payload over the size
+    contract by reference (a bounded prefix, see `bounded_payload`).
     """
 
     payload: bytes
@@ -46,6 +47,8 @@ class Decided:
     keep: bool
     audit: SamplingAudit
     payloads: list[bytes]
+    #: The offset of the spans-topic message each payload came from.
+    offsets: list[int]
     span_count: int
     first_offset: int
     decided_at_ns: int
@@ -70,6 +73,18 @@ class Late:
     audit: SamplingAudit
     payloads: list[bytes]
     span_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    """A trace whose decision raised: its payloads (with their source offsets) go to the dead-letter
+    topic with the exception's class and message, and the partition goes on."""
+
+    trace_id: str
+    payloads: list[bytes]
+    offsets: list[int]
+    error_class: str
+    error: str
 
 
 @dataclass(slots=True)
@@ -104,7 +119,11 @@ class EngineStats:
     messages_in: int
     spans_in: int
     duplicate_messages: int
+    #: Messages that decoded to no span and no dead letter (an empty request): dropped, counted.
+    empty_messages: int
     dead_letters: int
+    #: Traces whose decision raised (quarantined to the dead-letter topic).
+    quarantined_traces: int
     late_kept: int
     late_dropped: int
     kept_traces: int

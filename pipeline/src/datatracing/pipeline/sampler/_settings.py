@@ -54,7 +54,8 @@ class SamplerSettings(BaseModel):
     backpressure: Literal["pause", "decide_oldest"] = "decide_oldest"
     #: `should_pause` clears once the buffer is below this fraction of both bounds.
     resume_ratio: float = Field(default=0.8, gt=0, lt=1)
-    #: Messages larger than this are dead-lettered whole (OTLP/gRPC's default receive limit).
+    #: Messages larger than this are dead-lettered by reference (OTLP/gRPC's default receive limit).
+    #: In a worker it is `kafka.max_message_bytes`, the pipeline's one size contract (see `config`).
     max_message_bytes: int = Field(default=4 * 1024 * 1024, ge=1)
     #: Decided trace ids remembered so late spans follow the decision (LRU size, time to live).
     decision_cache_size: int = Field(default=200_000, ge=1)

@@ -7,6 +7,12 @@ is down the agent retries with backoff and does not return: the `take` buffer fi
 buffer (`stream_buffer_maxsize`) fills, fetching pauses, memory stays bounded, and consumption
 resumes on its own. A replayed batch carries the same deduplication token, and the store keys rows
 by (trace_id, span_id), so replays never double rows.
+
+A dead letter of the sink names the original spans-topic message (the source headers the sampler
+puts on every forwarded record; the `sampled-spans` record itself when they are missing), is keyed
+by that source and a checksum of the bytes (`dead_letter_key`, stage `sink`), so a replayed batch
+rewrites the same key on the compacted dead-letter topic, and carries at most the size contract
+(a longer payload is cut to a prefix, by reference).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,12 +28,20 @@ from typing import Any
 from confluent_kafka import Producer
 
 from datatracing.pipeline.audit import SamplingAudit
-from datatracing.pipeline.broker import dead_letter_headers
-from datatracing.pipeline.config import SinkSettings
+from datatracing.pipeline.broker import (
+    HEADER_STAGE,
+    bounded_payload,
+    dead_letter_headers,
+    dead_letter_key,
+    read_source,
+)
+from datatracing.pipeline.config import DEFAULT_MAX_MESSAGE_BYTES, SinkSettings
 from datatracing.pipeline.errors import StoreRejectedError, StoreUnavailableError
 from datatracing.pipeline.store import SpanBatch, TraceStore
 
 log = logging.getLogger(__name__)
+
+STAGE = "sink"
 
 
 @dataclass
@@ -80,8 +95,10 @@ class SinkWriter:
         settings: SinkSettings,
         *,
         run_blocking: Callable[..., Any] | None = None,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
         self.store = store
+        self.max_message_bytes = max_message_bytes
         self.producer = producer
         self.dead_letter_topic = dead_letter_topic
         self.settings = settings
@@ -100,16 +117,29 @@ class SinkWriter:
 
     def _dead_letter(self, rejected: Sequence[tuple[SinkMessage, str]]) -> None:
         for m, reason in rejected:
+            topic, partition, offset = read_source(m.headers) or (m.topic, m.partition, m.offset)
+            value, extra = bounded_payload(m.value, self.max_message_bytes)
+            headers = dead_letter_headers(reason, topic, partition, offset)
+            headers.append((HEADER_STAGE, STAGE.encode()))
+            headers += extra
+            part = f"{zlib.crc32(m.value):08x}"
             self.producer.produce(
                 self.dead_letter_topic,
-                value=m.value,
-                headers=dead_letter_headers(reason, m.topic, m.partition, m.offset),
+                key=dead_letter_key(STAGE, topic, partition, offset, part),
+                value=value,
+                headers=headers,
             )
         if rejected:
             remaining = self.producer.flush(30)
             if remaining:
                 raise StoreUnavailableError(f"{remaining} dead-letter records not delivered")
             self.stats.messages_dead_lettered += len(rejected)
+            log.warning(
+                "dead-lettered %d messages (%d in total); first: %s",
+                len(rejected),
+                self.stats.messages_dead_lettered,
+                rejected[0][1],
+            )
 
     def _insert(self, decoded: _Decoded) -> tuple[int, list[tuple[SinkMessage, str]]]:
         """Rows written and the messages the store refused (found by halving the batch)."""
