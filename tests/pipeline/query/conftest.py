@@ -58,7 +58,7 @@ def base_url(downable: DownableStore, seeded: Seeded) -> Iterator[str]:
     """The query service over the seeded store (through `DownableStore`), on a free port."""
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(downable, max_limit=100), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(create_app(downable), host="127.0.0.1", port=port, log_level="warning")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -15,10 +15,10 @@ Search semantics (see `docs/openapi-v1.json` for every parameter):
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
+from pydantic import StringConstraints, WithJsonSchema
 
 from datatracing.pipeline.query._errors import ApiError
 from datatracing.pipeline.query._v1_models import (
@@ -33,6 +33,7 @@ from datatracing.pipeline.query._v1_models import (
 from datatracing.pipeline.query._v1_params import (
     MAX_DURATION_MS,
     MAX_SPANS,
+    TIME_SCHEMA,
     check_order,
     check_time_range,
     key_values,
@@ -45,8 +46,11 @@ from datatracing.pipeline.store import TraceStore
 __all__ = ["v1_router"]
 
 _DAY_NS = 86_400 * 10**9
-_KEY_VALUE = r"^[^=]+=[\s\S]*$"
-_TIME_DOC = "RFC 3339 time (naive means UTC); clamped to 1970-01-01 .. 2262-04-11."
+_KEY_VALUE = r"^[^=]{1,4096}=[\s\S]{0,4096}$"
+_TIME_DOC = (
+    "RFC 3339 time (naive means UTC) or Unix time as a number (seconds; milliseconds when its size"
+    " is above 2e10), clamped to 1970-01-01 .. 2262-04-11; `start` after `end` is a 400."
+)
 
 Duration = Annotated[
     float | None,
@@ -54,11 +58,23 @@ Duration = Annotated[
         ge=0,
         le=MAX_DURATION_MS,
         allow_inf_nan=False,
-        description="Milliseconds (finite). On the trace's duration unless `duration_scope=span`.",
+        description=(
+            "Milliseconds (finite). On the trace's duration unless `duration_scope=span`;"
+            " `max_duration_ms` below `min_duration_ms` is a 400."
+        ),
     ),
 ]
-SpanCount = Annotated[int | None, Query(ge=0, le=MAX_SPANS)]
-Time = Annotated[datetime | None, Query(description=_TIME_DOC)]
+SpanCount = Annotated[
+    int | None,
+    Query(
+        ge=0, le=MAX_SPANS, description="Distinct spans in the trace; `max_spans` below `min_spans` is a 400."
+    ),
+]
+Time = Annotated[str | None, WithJsonSchema(TIME_SCHEMA), Query(description=_TIME_DOC)]
+KeyValues = Annotated[
+    list[Annotated[str, StringConstraints(pattern=_KEY_VALUE)]],
+    Query(max_length=64, description="Repeat `key=value` (the value may be empty)."),
+]
 
 
 def _ms_to_ns(value: float | None) -> int | None:
@@ -101,7 +117,7 @@ def v1_router(store: TraceStore, *, max_limit: int = 1000) -> APIRouter:
         max_duration_ms: Duration = None,
         duration_scope: Literal["trace", "span"] = "trace",
         trace_service: Annotated[
-            list[str],
+            list[Annotated[str, StringConstraints(min_length=1, max_length=4096)]],
             Query(max_length=64, description="Repeat: the trace has spans of every one of these services."),
         ] = [],  # noqa: B006 - FastAPI copies defaults
         min_spans: SpanCount = None,
@@ -109,10 +125,12 @@ def v1_router(store: TraceStore, *, max_limit: int = 1000) -> APIRouter:
         has_error: Annotated[
             bool | None, Query(description="Some span of the trace has status ERROR.")
         ] = None,
-        attr: Annotated[list[str], Query(max_length=64, description="Repeat `key=value`.")] = [],  # noqa: B006
-        resource_attr: Annotated[list[str], Query(max_length=64, description="Repeat `key=value`.")] = [],  # noqa: B006
+        attr: KeyValues = [],  # noqa: B006
+        resource_attr: KeyValues = [],  # noqa: B006
         limit: int = Query(20, ge=1, le=max_limit),  # a default, not `Annotated`: bound per app
-        cursor: Annotated[str | None, Query(max_length=200)] = None,
+        cursor: Annotated[
+            str | None, Query(max_length=200, description="`next_cursor` of the previous page, as it was.")
+        ] = None,
     ) -> dict[str, Any]:
         """Traces matching every filter, newest first (see the module docstring for the semantics)."""
         end_ns = time_ns(end, "end")

@@ -9,13 +9,15 @@ sent (`end`, not `end_ns`).
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import Request
 from fastapi.routing import APIRoute
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from datatracing.pipeline.query._errors import ApiError
 from datatracing.pipeline.store import TraceQuery
@@ -23,6 +25,7 @@ from datatracing.pipeline.store import TraceQuery
 __all__ = [
     "MAX_DURATION_MS",
     "MAX_SPANS",
+    "TIME_SCHEMA",
     "check_order",
     "check_time_range",
     "key_values",
@@ -32,9 +35,13 @@ __all__ = [
 ]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
+_NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
+#: How the time parameters are documented: what `time_ns` accepts.
+TIME_SCHEMA: dict[str, Any] = {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "number"}]}
 _MAX_NS = 2**63 - 1
-#: Upper bound of the duration parameters (a thousand years): keeps nanoseconds within Int64.
-MAX_DURATION_MS = 31_536_000_000_000
+#: Upper bound of the duration parameters (about 285 years): nanoseconds stay within Int64.
+MAX_DURATION_MS = 9_000_000_000_000
 #: Upper bound of the span-count parameters.
 MAX_SPANS = 2**32
 _UNKNOWN_SHOWN = 10
@@ -75,18 +82,30 @@ async def reject_unknown_parameters(request: Request) -> None:
         )
 
 
-def time_ns(value: datetime | None, name: str) -> int | None:
-    """Epoch nanoseconds of `value` (naive means UTC), clamped to what the store keeps:
-    1970-01-01 to 2262-04-11 (Int64 nanoseconds). Exact integer arithmetic, for any year."""
+def time_ns(value: str | None, name: str) -> int | None:
+    """Epoch nanoseconds of a time parameter, clamped to what the store keeps: 1970-01-01 to
+    2262-04-11 (Int64 nanoseconds). A number is Unix time in seconds, or in milliseconds when its
+    size is above 2e10 (as pydantic reads numbers as times); text is an ISO 8601 / RFC 3339 time,
+    naive meaning UTC. Integer arithmetic on the parsed time: any year parses, none overflows."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
+    text = value.strip()
+    if _NUMBER.match(text):
+        number = float(text)
+        scale = 1e6 if abs(number) > 2e10 else 1e9
+        if not math.isfinite(number * scale):
+            return 0 if number < 0 else _MAX_NS
+        return min(max(int(number * scale), 0), _MAX_NS)
     try:
-        delta = value - _EPOCH
-    except OverflowError as exc:  # an offset that moves the time out of datetime's years
-        raise ApiError(400, "bad_request", f"{name}: {value.isoformat()} is out of range") from exc
-    ns = (delta // timedelta(microseconds=1)) * 1000
+        moment = _DATETIME.validate_python(text)
+    except ValidationError as exc:
+        message = exc.errors()[0]["msg"] if exc.errors() else "not a time"
+        raise ApiError(
+            400, "bad_request", f"{name}: {message}", [{"field": name, "message": message}]
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    ns = ((moment - _EPOCH) // timedelta(microseconds=1)) * 1000
     return min(max(ns, 0), _MAX_NS)
 
 
