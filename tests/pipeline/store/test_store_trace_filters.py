@@ -208,3 +208,18 @@ def test_reads_count_a_span_stored_twice_once_before_and_after_merge(store: Clic
         ("payments", "ledger", 5),
     }
     assert len(before[5].traces) == 5  # type: ignore[attr-defined]
+
+
+def test_trace_filters_read_every_part_of_a_trace_stored_in_several_inserts(
+    store: ClickHouseTraceStore,
+) -> None:
+    """A trace whose spans arrive in two inserts, the second after the search's `end`: its
+    duration and span count are those of the whole trace, not of the rows inside the range."""
+    tid = trace_id()
+    store.insert(SpanBatch.from_spans([span(tid, 1, start=0, duration=10 * MS)]))
+    store.insert(SpanBatch.from_spans([span(tid, 2, parent=1, start=5_000 * MS, duration=10 * MS)]))
+    early = {"start_ns": BASE_NS - 10**9, "end_ns": BASE_NS + 10**9}
+
+    assert _ids(store, min_trace_duration_ns=5_000 * MS, **early) == {tid}
+    assert _ids(store, min_spans=2, max_spans=2, **early) == {tid}
+    assert _ids(store, max_trace_duration_ns=100 * MS, **early) == set()

@@ -248,12 +248,11 @@ def build_search(query: TraceQuery, since_ns: int | None = None) -> SearchSql:
         matched = f"$db.spans{prewhere} WHERE " + " AND ".join(conds)
         source, column = matched, "timestamp"
         if trace_conds:
-            # A trace with a span starting by `end_ns` started by then too: prunes partitions.
-            bound = " AND start_time <= " + _NS % "end_ns" if query.end_ns is not None else ""
+            # Every row of a trace is read (no time bound on `traces` rows: a row left out would
+            # change the trace's aggregates); the matched ids select them by the sort key.
             source += (
                 f" AND trace_id IN (SELECT trace_id FROM $db.traces WHERE trace_id IN"
-                f" (SELECT trace_id FROM {matched}){bound}"
-                f" GROUP BY trace_id HAVING {' AND '.join(trace_conds)})"
+                f" (SELECT trace_id FROM {matched}) GROUP BY trace_id HAVING {' AND '.join(trace_conds)})"
             )
         if filters.ignore:
             settings = " SETTINGS ignore_data_skipping_indices = '" + ",".join(filters.ignore) + "'"
