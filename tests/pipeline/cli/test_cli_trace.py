@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from datatracing.model import Resource, Span, SpanKind, Status, StatusCode
 from datatracing.pipeline.broker import free_port
 from datatracing.pipeline.cli import app
-from datatracing.pipeline.query import create_app, graph_router
+from datatracing.pipeline.query import create_app
 from datatracing.pipeline.store import SpanBatch, open_store
 
 BASE = (time.time_ns() // 10**9 - 1800) * 10**9
@@ -54,7 +54,6 @@ def query_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
     )
     api = create_app(store)
-    api.include_router(graph_router(store))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(api, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

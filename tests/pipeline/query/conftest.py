@@ -1,37 +1,77 @@
-"""Query fixtures: one migrated chdb store per module, and an app with the Jaeger and Tempo routers."""
+"""Query-service fixtures: the app served over HTTP (uvicorn in a thread) over a real chdb store,
+seeded with known traces.
+
+chdb opens one data path per process: the module keeps one open, and each test gets a fresh
+database on it. `DownableStore` puts the store behind `FaultInjectingStore` with a switch that makes
+reads fail as an unreachable ClickHouse does (`StoreUnavailableError`).
+"""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
-import warnings
 from collections.abc import Iterator
 
+import httpx
 import pytest
+import uvicorn
+from query_data import DownableStore, Seeded, seed
 
-from datatracing.pipeline.query import create_app, jaeger_router, tempo_router
+from datatracing.pipeline.broker import free_port
+from datatracing.pipeline.query import create_app
+from datatracing.pipeline.sink import FaultInjectingStore
 from datatracing.pipeline.store import ClickHouseTraceStore, open_store
 
-with warnings.catch_warnings():
-    # Starlette warns at import that its client will move to `httpx2`; the client works as it is.
-    warnings.simplefilter("ignore")
-    from starlette.testclient import TestClient
-
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseTraceStore]:
-    """A migrated chdb store shared by the module's tests (each test uses its own trace ids/services)."""
+def chdb_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = "chdb://" + str(tmp_path_factory.mktemp("chdb").resolve())
-    opened = open_store(url, database="q_" + uuid.uuid4().hex[:12])
+    keeper = open_store(url)
+    yield url
+    keeper.close()
+
+
+@pytest.fixture
+def store(chdb_url: str) -> Iterator[ClickHouseTraceStore]:
+    opened = open_store(chdb_url, database="q_" + uuid.uuid4().hex[:12])
     opened.migrate()
     yield opened
-    opened.close()
+    try:
+        opened.backend.execute(f"DROP DATABASE IF EXISTS {opened.database}")
+    finally:
+        opened.close()
 
 
-@pytest.fixture(scope="module")
-def client(store: ClickHouseTraceStore) -> Iterator[TestClient]:
-    """The query app as the integrator wires it: `create_app` plus the Jaeger and Tempo routers."""
-    app = create_app(store)
-    app.include_router(jaeger_router(store))
-    app.include_router(tempo_router(store))
-    with TestClient(app) as test_client:
-        yield test_client
+@pytest.fixture
+def downable(store: ClickHouseTraceStore) -> DownableStore:
+    return DownableStore(FaultInjectingStore(store), store)
+
+
+@pytest.fixture
+def seeded(store: ClickHouseTraceStore) -> Seeded:
+    return seed(store)
+
+
+@pytest.fixture
+def base_url(downable: DownableStore, seeded: Seeded) -> Iterator[str]:
+    """The query service over the seeded store (through `DownableStore`), on a free port."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(downable), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(30)
+
+
+@pytest.fixture
+def client(base_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=base_url, timeout=30) as http:
+        yield http

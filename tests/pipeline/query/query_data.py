@@ -1,116 +1,154 @@
-"""Span builders for the query tests (times an hour ago: the store's TTL drops old rows)."""
+"""Known traces for the query tests, and a store whose reads can be switched off."""
 
 from __future__ import annotations
 
-import itertools
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
-from datatracing.model import (
-    InstrumentationScope,
-    Resource,
-    Span,
-    SpanEvent,
-    SpanKind,
-    SpanLink,
-    Status,
-    StatusCode,
+from datatracing.model import Resource, Span, SpanKind, Status, StatusCode, Trace
+from datatracing.pipeline.audit import SamplingAudit
+from datatracing.pipeline.errors import StoreUnavailableError
+from datatracing.pipeline.sink import FaultInjectingStore
+from datatracing.pipeline.store import (
+    ClickHouseTraceStore,
+    DependencyEdge,
+    Operation,
+    SampledTrace,
+    SpanBatch,
+    TracePage,
+    TraceQuery,
 )
-from datatracing.pipeline.store import ClickHouseTraceStore, SpanBatch
 
-BASE_NS = (time.time_ns() // 10**9 - 3600) * 10**9
-_ids = itertools.count(0x1000)
-
-
-def new_trace_id() -> str:
-    return f"{next(_ids):08x}" + "ab" * 12
-
-
-def sid(n: int) -> str:
-    return f"{n:016x}"
+MS = 1_000_000
+BASE_NS = (time.time_ns() // 10**9 - 3600) * 10**9  # an hour ago: inside the default search window
+AUDIT = SamplingAudit(policy="errors", policy_version="3f2a9c", sample_rate=4.0)
 
 
 def span(
     tid: str,
-    n: int,
+    sid: int,
     *,
     parent: int | None = None,
     service: str = "checkout",
     name: str = "GET /cart",
-    start: int = 0,
-    duration: int = 1_000_000,
-    kind: SpanKind = SpanKind.SERVER,
+    start_ms: int = 0,
+    duration_ms: int = 1,
     error: bool = False,
     attributes: dict[str, Any] | None = None,
-    resource: Resource | None = None,
-    **extra: Any,
+    region: str = "eu",
 ) -> Span:
     return Span(
         trace_id=tid,
-        span_id=sid(n),
-        parent_span_id=None if parent is None else sid(parent),
+        span_id=f"{sid:016x}",
+        parent_span_id=None if parent is None else f"{parent:016x}",
         name=name,
-        kind=kind,
-        start_time_unix_nano=BASE_NS + start,
-        end_time_unix_nano=BASE_NS + start + duration,
+        kind=SpanKind.SERVER if parent is None else SpanKind.CLIENT,
+        start_time_unix_nano=BASE_NS + start_ms * MS,
+        end_time_unix_nano=BASE_NS + (start_ms + duration_ms) * MS,
         attributes=attributes or {},
-        resource=resource or Resource(attributes={"service.name": service}),
-        **{"status": Status(code=StatusCode.ERROR, message="failed") if error else Status(), **extra},
+        status=Status(code=StatusCode.ERROR, message="failed") if error else Status(),
+        resource=Resource(attributes={"service.name": service, "region": region}),
     )
 
 
-def rich_trace(tid: str, prefix: str) -> list[Span]:
-    """Three services (`{prefix}-web`, `{prefix}-pay`, `{prefix}-db`), events, links, an error."""
-    web = Resource(attributes={"service.name": f"{prefix}-web", "host.name": "web-1", "pid": 42})
-    root = span(
-        tid,
-        1,
-        resource=web,
-        name="GET /checkout",
-        duration=50_000_000,
-        attributes={"http.method": "GET", "http.status_code": 200},
-        events=(SpanEvent(name="cache miss", time_unix_nano=BASE_NS + 10_000, attributes={"key": "k1"}),),
-        scope=InstrumentationScope(name="web.lib", version="1.2"),
-        status=Status(code=StatusCode.OK),
+@dataclass
+class Seeded:
+    """Trace ids by name, newest last: `long`, `wide`, `short`, `pay`."""
+
+    ids: dict[str, str] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> str:
+        return self.ids[name]
+
+
+def seed(store: ClickHouseTraceStore) -> Seeded:
+    """Four traces (as in the store's trace-filter tests), `wide` stamped with `AUDIT`:
+
+    - `long`: checkout, three sequential 10 ms spans over 100 ms (no span is long, the trace is);
+    - `wide`: checkout -> payments -> ledger, ERROR on the ledger span only, `http.method=POST`;
+    - `short`: one 5 ms checkout span, region us;
+    - `pay`: one 300 ms payments span.
+    """
+    ids = Seeded({name: f"{0xA0 + n:032x}" for n, name in enumerate(("long", "wide", "short", "pay"))})
+    store.insert(
+        SpanBatch.from_spans(
+            [
+                span(ids["long"], 1, duration_ms=10),
+                span(ids["long"], 2, parent=1, start_ms=45, duration_ms=10, name="step"),
+                span(ids["long"], 3, parent=1, start_ms=90, duration_ms=10, name="step"),
+                span(ids["short"], 1, start_ms=300, duration_ms=5, region="us"),
+                span(ids["pay"], 1, start_ms=400, duration_ms=300, service="payments", name="charge"),
+            ]
+        )
     )
-    charge = span(
-        tid,
-        2,
-        parent=1,
-        service=f"{prefix}-pay",
-        name="charge",
-        kind=SpanKind.CLIENT,
-        start=1_000_000,
-        duration=39_000_000,
-        error=True,
-        attributes={"payment.id": "p-1"},
-        links=(SpanLink(trace_id="f" * 32, span_id="e" * 16),),
+    store.insert(
+        SpanBatch.from_spans(
+            [
+                span(ids["wide"], 1, start_ms=200, duration_ms=20, attributes={"http.method": "POST"}),
+                span(ids["wide"], 2, parent=1, start_ms=201, duration_ms=5, service="payments", name="pay"),
+                span(ids["wide"], 3, parent=2, start_ms=202, service="ledger", name="book", error=True),
+            ],
+            AUDIT,
+        )
     )
-    query = span(
-        tid, 3, parent=2, service=f"{prefix}-db", name="SELECT cards", start=2_000_000, kind=SpanKind.CLIENT
-    )
-    return [root, charge, query]
+    return ids
 
 
-def insert(store: ClickHouseTraceStore, spans: list[Span]) -> None:
-    store.insert(SpanBatch.from_spans(spans))
+class DownableStore:
+    """`FaultInjectingStore` (which fails inserts on demand) with reads that fail while `down`."""
 
+    def __init__(self, faulty: FaultInjectingStore, real: ClickHouseTraceStore) -> None:
+        self.faulty = faulty
+        self.real = real
+        self.down = False
 
-def spans_from_otlp_json(doc: dict[str, Any]) -> list[Span]:
-    """Model spans from an OTLP JSON document (hex ids turned into the base64 protobuf's JSON expects)."""
-    import base64
-    import copy
+    def _check(self) -> None:
+        if self.down:
+            raise StoreUnavailableError("injected outage: the store is unavailable")
 
-    from google.protobuf import json_format
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    def migrate(self) -> list[str]:
+        return self.faulty.migrate()
 
-    from datatracing.wire import request_to_spans
+    def batch_from_otlp(
+        self, messages: Iterable[tuple[bytes, SamplingAudit]]
+    ) -> tuple[SpanBatch, list[tuple[int, str]]]:
+        return self.faulty.batch_from_otlp(messages)
 
-    doc = copy.deepcopy(doc)
-    for rs in doc["resourceSpans"]:
-        for ss in rs["scopeSpans"]:
-            for sp in ss["spans"]:
-                for key in ("traceId", "spanId", "parentSpanId"):
-                    if key in sp:
-                        sp[key] = base64.b64encode(bytes.fromhex(sp[key])).decode()
-    return request_to_spans(json_format.ParseDict(doc, ExportTraceServiceRequest()))
+    def insert(self, batch: SpanBatch, *, dedup_token: str | None = None) -> int:
+        return self.faulty.insert(batch, dedup_token=dedup_token)
+
+    def get_trace(self, trace_id: str) -> Trace | None:
+        self._check()
+        return self.faulty.get_trace(trace_id)
+
+    def get_sampled_trace(self, trace_id: str) -> SampledTrace | None:
+        self._check()
+        # Through `FaultInjectingStore` once it forwards this read; until then to the store behind it.
+        forward = getattr(self.faulty, "get_sampled_trace", self.real.get_sampled_trace)
+        found: SampledTrace | None = forward(trace_id)
+        return found
+
+    def search(self, query: TraceQuery) -> TracePage:
+        self._check()
+        return self.faulty.search(query)
+
+    def services(self) -> list[str]:
+        self._check()
+        return self.faulty.services()
+
+    def operations(self, service: str) -> list[Operation]:
+        self._check()
+        return self.faulty.operations(service)
+
+    def dependencies(self, start_ns: int, end_ns: int) -> list[DependencyEdge]:
+        self._check()
+        return self.faulty.dependencies(start_ns, end_ns)
+
+    def count_spans(self) -> int:
+        self._check()
+        return self.faulty.count_spans()
+
+    def close(self) -> None:
+        self.faulty.close()

@@ -14,7 +14,7 @@ from graph_data import OTHER_TRACE_ID, TRACE_ID, make_span, sid
 
 from datatracing.model import SpanKind
 from datatracing.pipeline.broker import free_port
-from datatracing.pipeline.query import create_app, graph_router
+from datatracing.pipeline.query import create_app
 from datatracing.pipeline.store import ClickHouseTraceStore, SpanBatch, open_store
 
 BASE = (time.time_ns() // 10**9 - 1800) * 10**9  # half an hour ago: inside the store's retention
@@ -44,7 +44,6 @@ def store(chdb_url: str) -> Iterator[ClickHouseTraceStore]:
 def client(store: ClickHouseTraceStore) -> Iterator[httpx.Client]:
     """The query service with the graph route over `store`, served on a free port in a thread."""
     app = create_app(store)
-    app.include_router(graph_router(store))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

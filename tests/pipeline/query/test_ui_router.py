@@ -12,8 +12,8 @@ import pytest
 from fastapi import FastAPI
 from ui_server import serve
 
+from datatracing.pipeline.query import ui_router
 from datatracing.pipeline.query._errors import install_error_handlers
-from datatracing.pipeline.query._ui import ui_router
 
 
 @pytest.fixture(scope="module")

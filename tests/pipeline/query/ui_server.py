@@ -15,8 +15,7 @@ from ui_data import batch_trace, checkout_trace, failed_trace, wide_trace
 
 from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.broker import free_port
-from datatracing.pipeline.query import create_app, graph_router
-from datatracing.pipeline.query._ui import ui_router
+from datatracing.pipeline.query import create_app
 from datatracing.pipeline.store import ClickHouseTraceStore, SpanBatch, open_store
 
 AUDIT = SamplingAudit(policy="errors-and-slow", policy_version="3f2a9c", sample_rate=10.0)
@@ -31,8 +30,6 @@ def fill(store: ClickHouseTraceStore, *, wide: bool = True) -> None:
 
 def build_app(store: ClickHouseTraceStore) -> FastAPI:
     app = create_app(store)
-    app.include_router(graph_router(store))
-    app.include_router(ui_router())
     return app
 
 

@@ -1,9 +1,9 @@
-"""The query service (HTTP JSON API over a `TraceStore`), the analysis of one trace's graph, and the
-Jaeger- and Tempo-compatible routers."""
+"""The query service (HTTP JSON API over a `TraceStore`) and its OpenAPI document, the analysis of
+one trace's graph, the Jaeger- and Tempo-compatible routers and the web UI."""
 
 from __future__ import annotations
 
-from datatracing.pipeline.query._app import create_app, normalize_trace_id
+from datatracing.pipeline.query._app import create_app
 from datatracing.pipeline.query._errors import ApiError
 from datatracing.pipeline.query._graph import linked_trace_ids, trace_graph
 from datatracing.pipeline.query._graph_api import graph_router
@@ -18,7 +18,10 @@ from datatracing.pipeline.query._graph_model import (
     TraceGraph,
 )
 from datatracing.pipeline.query._jaeger_api import jaeger_router
+from datatracing.pipeline.query._openapi import v1_document, v1_document_text
+from datatracing.pipeline.query._params import normalize_trace_id
 from datatracing.pipeline.query._tempo import tempo_router
+from datatracing.pipeline.query._ui import ui_router
 
 __all__ = [
     "ApiError",
@@ -37,4 +40,7 @@ __all__ = [
     "normalize_trace_id",
     "tempo_router",
     "trace_graph",
+    "ui_router",
+    "v1_document",
+    "v1_document_text",
 ]

@@ -1,50 +1,33 @@
-"""The query service: trace lookup, search, services and dependencies as a JSON HTTP API.
+"""The query service: `create_app(store)` builds the FastAPI app; `/v1` is our own JSON API.
 
-Routes (all JSON; errors use the envelope from `_errors`):
+Routes (all JSON; errors use the envelope from `_errors`; the document is `docs/openapi-v1.json`):
 
-- `GET /v1/traces/{trace_id}`: one trace, spans sorted by start time; 404 when unknown.
-- `GET /v1/traces?service=&operation=&status=&start=&end=&min_duration_ms=&max_duration_ms=`
-  `&attr=key=value&resource_attr=key=value&limit=&cursor=`: trace summaries, newest first, with
-  `next_cursor` for the next page.
+- `GET /v1/traces/{trace_id}`: one trace, spans sorted by start time, and its sampling audit.
+- `GET /v1/traces`: trace summaries, newest first, with span- and trace-level filters (`_v1`).
 - `GET /v1/services`, `GET /v1/services/{service}/operations`, `GET /v1/dependencies?start=&end=`.
+- `GET /v1/traces/{trace_id}/graph`: the trace's graph and critical path (`_graph_api`).
 - `GET /v1/stats` (stored span count), `GET /healthz`.
+
+Jaeger's query API (`/api/...`, `/api/v3/...`), Tempo's trace by id (`/api/v2/traces/{id}`) and
+the web UI (`/`) are routers of their own, added in `create_app`.
 """
 
 from __future__ import annotations
 
-import re
-import time
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from fastapi import FastAPI, Query
+from fastapi import FastAPI
 
-from datatracing.pipeline.query._errors import ApiError, install_error_handlers
-from datatracing.pipeline.store import TraceQuery, TraceStore
+from datatracing.pipeline.query._errors import install_error_handlers
+from datatracing.pipeline.query._graph_api import graph_router
+from datatracing.pipeline.query._jaeger_api import jaeger_router
+from datatracing.pipeline.query._openapi import service_document
+from datatracing.pipeline.query._tempo import tempo_router
+from datatracing.pipeline.query._ui import ui_router
+from datatracing.pipeline.query._v1 import v1_router
+from datatracing.pipeline.store import TraceStore
 
-_HEX = re.compile(r"^[0-9a-fA-F]{1,32}$")
-_DAY_NS = 86_400 * 10**9
-
-
-def normalize_trace_id(raw: str) -> str:
-    """Lowercase, left-pad to 32 hex characters (64-bit ids as Jaeger does); 400 when not hex."""
-    if not _HEX.match(raw) or int(raw, 16) == 0:
-        raise ApiError(400, "bad_request", f"trace_id: {raw[:64]!r} is not 1-32 hex characters, non-zero")
-    return raw.lower().rjust(32, "0")
-
-
-def _ns(value: datetime | None) -> int | None:
-    return None if value is None else int(value.timestamp() * 1e9)
-
-
-def _pairs(values: list[str], name: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ApiError(400, "bad_request", f"{name}: expected key=value, got {item[:100]!r}")
-        out[key] = value
-    return out
+__all__ = ["create_app"]
 
 
 def create_app(store: TraceStore, *, max_limit: int = 1000) -> FastAPI:
@@ -56,63 +39,16 @@ def create_app(store: TraceStore, *, max_limit: int = 1000) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/v1/stats")
-    def stats() -> dict[str, Any]:
-        return {"data": {"spans": store.count_spans()}}
+    app.include_router(v1_router(store, max_limit=max_limit))
+    app.include_router(graph_router(store))
+    app.include_router(jaeger_router(store))  # /api/... and /api/v3/...
+    app.include_router(tempo_router(store))  # /api/v2/traces/{id}
+    app.include_router(ui_router())  # /, /search, /trace/{id}, /services, /static/...
 
-    @app.get("/v1/traces/{trace_id}")
-    def get_trace(trace_id: str) -> dict[str, Any]:
-        trace = store.get_trace(normalize_trace_id(trace_id))
-        if trace is None:
-            raise ApiError(404, "not_found", f"trace {trace_id} not found")
-        return {"data": trace.model_dump(mode="json")}
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = service_document(app)
+        return app.openapi_schema
 
-    @app.get("/v1/traces")
-    def search_traces(
-        service: str | None = None,
-        operation: str | None = None,
-        status: Literal["ok", "error", "unset"] | None = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        min_duration_ms: Annotated[float | None, Query(ge=0)] = None,
-        max_duration_ms: Annotated[float | None, Query(ge=0)] = None,
-        attr: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies defaults
-        resource_attr: Annotated[list[str], Query()] = [],  # noqa: B006
-        limit: Annotated[int, Query(ge=1)] = 20,
-        cursor: str | None = None,
-    ) -> dict[str, Any]:
-        if limit > max_limit:
-            raise ApiError(400, "bad_request", f"limit: must be at most {max_limit}")
-        end_ns = _ns(end) or time.time_ns()
-        query = TraceQuery(
-            service=service,
-            operation=operation,
-            status=status,
-            start_ns=_ns(start) if start is not None else end_ns - _DAY_NS,
-            end_ns=end_ns,
-            min_duration_ns=None if min_duration_ms is None else int(min_duration_ms * 1e6),
-            max_duration_ns=None if max_duration_ms is None else int(max_duration_ms * 1e6),
-            attributes=_pairs(attr, "attr"),
-            resource_attributes=_pairs(resource_attr, "resource_attr"),
-            limit=limit,
-            cursor=cursor,
-        )
-        page = store.search(query)
-        return {"data": [t.model_dump(mode="json") for t in page.traces], "next_cursor": page.next_cursor}
-
-    @app.get("/v1/services")
-    def services() -> dict[str, Any]:
-        return {"data": store.services()}
-
-    @app.get("/v1/services/{service}/operations")
-    def operations(service: str) -> dict[str, Any]:
-        return {"data": [op.model_dump(mode="json") for op in store.operations(service)]}
-
-    @app.get("/v1/dependencies")
-    def dependencies(start: datetime | None = None, end: datetime | None = None) -> dict[str, Any]:
-        end_ns = _ns(end) or time.time_ns()
-        start_ns = _ns(start) or end_ns - _DAY_NS
-        edges = store.dependencies(start_ns, end_ns)
-        return {"data": [e.model_dump(mode="json") for e in edges]}
-
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

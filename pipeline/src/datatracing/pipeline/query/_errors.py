@@ -7,6 +7,7 @@ Bad input is a 4xx; a store that is down is a 503 with `Retry-After`; nothing va
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -31,10 +32,18 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.details = status, code, message, details or []
 
 
-def envelope(status: int, code: str, message: str, details: list[Any] | None = None) -> JSONResponse:
+def envelope(
+    status: int,
+    code: str,
+    message: str,
+    details: list[Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
     body = {"error": {"code": code, "message": message, "details": details or []}}
-    headers = {"Retry-After": "5"} if status == 503 else None
-    return JSONResponse(body, status_code=status, headers=headers)
+    out = dict(headers or {})
+    if status == 503:
+        out["Retry-After"] = "5"
+    return JSONResponse(body, status_code=status, headers=out or None)
 
 
 def _validation_details(errors: list[Any]) -> tuple[str, list[dict[str, str]]]:
@@ -78,8 +87,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Keep the exception's headers: a 405 must say `Allow`.
         code = _CODES.get(exc.status_code, "error")
-        return envelope(exc.status_code, code, str(exc.detail))
+        return envelope(exc.status_code, code, str(exc.detail), headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:  # pragma: no cover - a bug

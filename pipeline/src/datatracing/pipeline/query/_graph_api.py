@@ -12,9 +12,9 @@ import json
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from datatracing.pipeline.query._app import normalize_trace_id
 from datatracing.pipeline.query._errors import ApiError
 from datatracing.pipeline.query._graph import linked_trace_ids, trace_graph
+from datatracing.pipeline.query._params import normalize_trace_id
 from datatracing.pipeline.store import TraceStore
 
 __all__ = ["graph_router"]

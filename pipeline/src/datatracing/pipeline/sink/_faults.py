@@ -13,7 +13,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from datatracing.pipeline.errors import StoreRejectedError, StoreUnavailableErro
 from datatracing.pipeline.store import (
     DependencyEdge,
     Operation,
+    SampledTrace,
     SpanBatch,
     TracePage,
     TraceQuery,
@@ -121,6 +122,12 @@ class FaultInjectingStore:
 
     def get_trace(self, trace_id: str) -> Trace | None:
         return self._store.get_trace(trace_id)
+
+    def get_sampled_trace(self, trace_id: str) -> SampledTrace | None:
+        return self._store.get_sampled_trace(trace_id)
+
+    def existing_trace_ids(self, trace_ids: Collection[str]) -> set[str]:
+        return self._store.existing_trace_ids(trace_ids)
 
     def search(self, query: TraceQuery) -> TracePage:
         return self._store.search(query)

@@ -17,8 +17,10 @@ from datatracing.pipeline.store._batch import SpanBatch
 __all__ = [
     "DependencyEdge",
     "Operation",
+    "SampledTrace",
     "TracePage",
     "TraceQuery",
+    "TraceSampling",
     "TraceStore",
     "TraceSummary",
     "decode_cursor",
@@ -28,6 +30,7 @@ __all__ = [
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 _MAX_NS = 2**63 - 1
 _MAX_TEXT = 4096
+_MAX_U64 = 2**64 - 1
 
 
 def encode_cursor(start_ns: int, trace_id: str) -> str:
@@ -51,8 +54,12 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
 class TraceQuery(BaseModel):
     """Search filters. Span-level filters (service, operation, status, durations, attributes,
     resource attributes) must all hold on one span of the trace, which must start in
-    [start_ns, end_ns]. Pages are newest first by the start of each trace's earliest matching span
-    (the trace's start when no span filter is given); pass `next_cursor` back for the next page.
+    [start_ns, end_ns]. Trace-level filters hold on the whole trace, as the `traces` summary table
+    has it: its duration (`min_trace_duration_ns`, `max_trace_duration_ns`: last span end minus
+    first span start), every service of `trace_services` present, its span count (`min_spans`,
+    `max_spans`) and whether any span has status ERROR (`trace_error`). Pages are newest first by
+    the start of each trace's earliest matching span (the trace's start when no span filter is
+    given); pass `next_cursor` back for the next page.
 
     Example:
         >>> TraceQuery(service="checkout", attributes={"http.method": "GET"}, limit=50).limit
@@ -66,8 +73,14 @@ class TraceQuery(BaseModel):
     status: Literal["ok", "error", "unset"] | None = None
     start_ns: int | None = Field(default=None, ge=0, le=_MAX_NS)
     end_ns: int | None = Field(default=None, ge=0, le=_MAX_NS)
-    min_duration_ns: int | None = Field(default=None, ge=0, le=2**64 - 1)
-    max_duration_ns: int | None = Field(default=None, ge=0, le=2**64 - 1)
+    min_duration_ns: int | None = Field(default=None, ge=0, le=_MAX_U64)
+    max_duration_ns: int | None = Field(default=None, ge=0, le=_MAX_U64)
+    min_trace_duration_ns: int | None = Field(default=None, ge=0, le=_MAX_NS)
+    max_trace_duration_ns: int | None = Field(default=None, ge=0, le=_MAX_NS)
+    trace_services: tuple[str, ...] = Field(default=(), max_length=64)
+    min_spans: int | None = Field(default=None, ge=0, le=_MAX_U64)
+    max_spans: int | None = Field(default=None, ge=0, le=_MAX_U64)
+    trace_error: bool | None = None
     attributes: dict[str, str] = Field(default_factory=dict, max_length=64)
     resource_attributes: dict[str, str] = Field(default_factory=dict, max_length=64)
     tenant: str | None = Field(default=None, min_length=1, max_length=_MAX_TEXT)
@@ -81,6 +94,13 @@ class TraceQuery(BaseModel):
             if not key or len(key) > _MAX_TEXT or len(text) > _MAX_TEXT:
                 raise ValueError("attribute keys must be non-empty and keys/values at most 4096 characters")
         return value
+
+    @field_validator("trace_services")
+    @classmethod
+    def _services_present(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not name or len(name) > _MAX_TEXT for name in value):
+            raise ValueError("service names must be non-empty and at most 4096 characters")
+        return tuple(sorted(set(value)))
 
     @field_validator("cursor")
     @classmethod
@@ -99,7 +119,28 @@ class TraceQuery(BaseModel):
             and self.max_duration_ns < self.min_duration_ns
         ):
             raise ValueError("max_duration_ns is below min_duration_ns")
+        for low, high in (
+            ("min_trace_duration_ns", "max_trace_duration_ns"),
+            ("min_spans", "max_spans"),
+        ):
+            lo, hi = getattr(self, low), getattr(self, high)
+            if lo is not None and hi is not None and hi < lo:
+                raise ValueError(f"{high} is below {low}")
         return self
+
+    @property
+    def has_trace_filters(self) -> bool:
+        """Whether a filter on the whole trace (read from `traces`) is set."""
+        return bool(self.trace_services) or any(
+            value is not None
+            for value in (
+                self.min_trace_duration_ns,
+                self.max_trace_duration_ns,
+                self.min_spans,
+                self.max_spans,
+                self.trace_error,
+            )
+        )
 
 
 class TraceSummary(BaseModel):
@@ -146,6 +187,26 @@ class DependencyEdge(BaseModel):
     call_count: int
 
 
+class TraceSampling(BaseModel):
+    """The sampler's audit on a kept trace: the policy that kept it, the policy file's version, and
+    the rate it sampled at ("1 in N")."""
+
+    model_config = ConfigDict(frozen=True)
+
+    policy: str
+    policy_version: str
+    sample_rate: float
+
+
+class SampledTrace(BaseModel):
+    """A stored trace and the sampling audit its spans carry (None when written without one)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    trace: Trace
+    sampling: TraceSampling | None = None
+
+
 class TraceStore(Protocol):
     """Where sampled spans are kept and searched. Sync and blocking: async callers use a thread."""
 
@@ -168,6 +229,9 @@ class TraceStore(Protocol):
         """Which of `trace_ids` have spans stored (malformed ids never have): one query for at most
         1,000 ids; more raise `ConfigError`, so callers with more ask in chunks."""
 
+    def get_sampled_trace(self, trace_id: str) -> SampledTrace | None:
+        """`get_trace` and the audit the sampler stamped on the trace, in one read."""
+
     def search(self, query: TraceQuery) -> TracePage:
         """Traces with a span matching `query`, newest first."""
 
@@ -178,7 +242,8 @@ class TraceStore(Protocol):
         """Span names and kinds of `service`, sorted."""
 
     def dependencies(self, start_ns: int, end_ns: int) -> list[DependencyEdge]:
-        """Parent-service to child-service call counts for spans starting in [start_ns, end_ns]."""
+        """Parent-service to child-service call counts for spans starting in [start_ns, end_ns], each
+        (trace id, span id) counted once however often it was stored."""
 
     def count_spans(self) -> int:
         """Distinct spans stored (duplicates from replays not yet merged away are not counted)."""

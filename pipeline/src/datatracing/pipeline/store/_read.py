@@ -20,8 +20,9 @@ from datatracing.model import (
 )
 from datatracing.pipeline.store._codec import decode_json_attributes, decode_map
 from datatracing.pipeline.store._columns import EXTRAS_FIELDS
+from datatracing.pipeline.store._port import TraceSampling
 
-__all__ = ["rows_to_spans", "text"]
+__all__ = ["rows_to_sampling", "rows_to_spans", "text"]
 
 _ZERO8 = b"\x00" * 8
 
@@ -159,3 +160,18 @@ def rows_to_spans(trace_id: str, table: pa.Table) -> list[Span]:
             )
         )
     return spans
+
+
+def rows_to_sampling(table: pa.Table) -> TraceSampling | None:
+    """The sampling audit of a trace: that of its earliest span stamped with a policy (a sampler
+    keeps or drops a trace whole, so its spans carry one audit), or None when no span has one
+    (spans written without a sampler in front, e.g. by `datatracing import`)."""
+    policies = table.column("policy").to_pylist()
+    for i, policy in enumerate(policies):
+        if policy:
+            return TraceSampling(
+                policy=text(policy),
+                policy_version=text(table.column("policy_version")[i].as_py()),
+                sample_rate=float(table.column("sample_rate")[i].as_py()),
+            )
+    return None

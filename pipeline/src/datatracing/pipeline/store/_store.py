@@ -21,13 +21,14 @@ from datatracing.pipeline.store._errors import StoreSchemaError
 from datatracing.pipeline.store._port import (
     DependencyEdge,
     Operation,
+    SampledTrace,
     TracePage,
     TraceQuery,
     TraceSummary,
     decode_cursor,
     encode_cursor,
 )
-from datatracing.pipeline.store._read import rows_to_spans, text
+from datatracing.pipeline.store._read import rows_to_sampling, rows_to_spans, text
 from datatracing.pipeline.store._schema import check_identifier, load_migrations, render
 from datatracing.pipeline.store._sql import (
     COUNT_SPANS,
@@ -252,13 +253,19 @@ class ClickHouseTraceStore:
 
     def get_trace(self, trace_id: str) -> Trace | None:
         """The trace's spans, read within its time range from `traces` (one statement)."""
+        found = self.get_sampled_trace(trace_id)
+        return None if found is None else found.trace
+
+    def get_sampled_trace(self, trace_id: str) -> SampledTrace | None:
+        """The trace and its sampling audit: the audit columns come in the same statement."""
         trace_id = trace_id.strip().lower()
         if not _HEX32.match(trace_id):
             return None
         table = self._backend.query(self._sql(GET_SPANS), {"trace_id": trace_id})
         if table.num_rows == 0:
             return None
-        return Trace(trace_id=trace_id, spans=tuple(rows_to_spans(trace_id, table)))
+        trace = Trace(trace_id=trace_id, spans=tuple(rows_to_spans(trace_id, table)))
+        return SampledTrace(trace=trace, sampling=rows_to_sampling(table))
 
     def existing_trace_ids(self, trace_ids: Collection[str]) -> set[str]:
         """The ids of `trace_ids` with a row in `traces`, in one query (at most `MAX_EXISTING_IDS`)."""

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from datatracing.pipeline.errors import StoreUnavailableError
-from datatracing.pipeline.query import create_app, jaeger_router, tempo_router
+from datatracing.pipeline.query import create_app
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -29,8 +29,6 @@ class _DownStore:
 def down_client() -> TestClient:
     store: Any = _DownStore()
     app = create_app(store)
-    app.include_router(jaeger_router(store))
-    app.include_router(tempo_router(store))
     return TestClient(app)
 
 

@@ -11,15 +11,15 @@ from urllib.parse import urlencode
 
 import pytest
 from google.protobuf import json_format
+from jaeger_data import BASE_NS, insert, new_trace_id, rich_trace, span
 from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
-from query_data import BASE_NS, insert, new_trace_id, rich_trace, span
 from starlette.testclient import TestClient
 
 from datatracing.model import SpanKind
 from datatracing.pipeline.store import ClickHouseTraceStore
 from datatracing.wire import request_to_spans
 
-GOLDEN = json.loads((Path(__file__).parents[2] / "fixtures" / "jaeger" / "apiv3_shapes.json").read_text())
+GOLDEN = json.loads((Path(__file__).parents[3] / "fixtures" / "jaeger" / "apiv3_shapes.json").read_text())
 WINDOW = {
     "query.startTimeMin": datetime.fromtimestamp(BASE_NS / 1e9 - 60, UTC).isoformat().replace("+00:00", "Z"),
     "query.startTimeMax": "2100-01-01T00:00:00.000000001Z",

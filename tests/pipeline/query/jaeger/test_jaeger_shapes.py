@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from query_data import insert, new_trace_id, rich_trace
+from jaeger_data import insert, new_trace_id, rich_trace
 from starlette.testclient import TestClient
 
 from datatracing.pipeline.store import ClickHouseTraceStore
 
-GOLDEN = json.loads((Path(__file__).parents[2] / "fixtures" / "jaeger" / "api_v1_shapes.json").read_text())
+GOLDEN = json.loads((Path(__file__).parents[3] / "fixtures" / "jaeger" / "api_v1_shapes.json").read_text())
 
 
 def _shape(doc: Any) -> Any:

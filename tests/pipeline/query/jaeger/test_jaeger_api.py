@@ -8,8 +8,8 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import pytest
+from jaeger_data import BASE_NS, insert, new_trace_id, rich_trace, sid, span
 from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
-from query_data import BASE_NS, insert, new_trace_id, rich_trace, sid, span
 from starlette.testclient import TestClient
 
 from datatracing.model import SpanKind

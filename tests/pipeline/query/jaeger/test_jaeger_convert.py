@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from query_data import BASE_NS, sid, span, spans_from_otlp_json
+from jaeger_data import BASE_NS, sid, span, spans_from_otlp_json
 
 from datatracing.model import (
     InstrumentationScope,
@@ -22,7 +22,7 @@ from datatracing.model import (
 )
 from datatracing.pipeline.query._jaeger import jaeger_id, jaeger_tag, jaeger_trace
 
-FIXTURES = Path(__file__).parents[2] / "fixtures" / "jaeger"
+FIXTURES = Path(__file__).parents[3] / "fixtures" / "jaeger"
 TID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 

@@ -9,13 +9,13 @@ import json
 import time
 from typing import Any
 
+from jaeger_data import insert
 from opentelemetry import trace as otel_trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
-from query_data import insert
 from starlette.testclient import TestClient
 
 from datatracing.pipeline.store import ClickHouseTraceStore

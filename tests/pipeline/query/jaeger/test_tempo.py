@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 
 import pytest
+from jaeger_data import insert, new_trace_id, rich_trace
 from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
-from query_data import insert, new_trace_id, rich_trace
 from starlette.testclient import TestClient
 
 from datatracing.pipeline.store import ClickHouseTraceStore
