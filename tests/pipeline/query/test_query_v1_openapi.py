@@ -50,6 +50,7 @@ def test_document_has_every_v1_route_and_only_v1(store: ClickHouseTraceStore) ->
 
     assert set(document["paths"]) == {
         "/v1/traces/{trace_id}",
+        "/v1/traces/{trace_id}/graph",
         "/v1/traces",
         "/v1/services",
         "/v1/services/{service}/operations",

@@ -19,7 +19,6 @@ from datatracing.pipeline.query._graph_model import (
 )
 from datatracing.pipeline.query._jaeger_api import jaeger_router
 from datatracing.pipeline.query._openapi import v1_document, v1_document_text
-from datatracing.pipeline.query._params import normalize_trace_id
 from datatracing.pipeline.query._tempo import tempo_router
 from datatracing.pipeline.query._ui import ui_router
 
@@ -37,7 +36,6 @@ __all__ = [
     "graph_router",
     "jaeger_router",
     "linked_trace_ids",
-    "normalize_trace_id",
     "tempo_router",
     "trace_graph",
     "ui_router",

@@ -8,13 +8,16 @@ envelope. Whether the traces that links point to are stored is asked of the stor
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response
 
 from datatracing.pipeline.query._errors import ApiError
 from datatracing.pipeline.query._graph import linked_trace_ids, trace_graph
-from datatracing.pipeline.query._params import normalize_trace_id
+from datatracing.pipeline.query._params import path_trace_id
+from datatracing.pipeline.query._v1_models import TraceGraphBody, error_responses
+from datatracing.pipeline.query._v1_params import reject_unknown_parameters
 from datatracing.pipeline.store import TraceStore
 
 __all__ = ["graph_router"]
@@ -29,11 +32,22 @@ def graph_router(store: TraceStore) -> APIRouter:
         >>> app = create_app(store)  # doctest: +SKIP
         >>> app.include_router(graph_router(store))  # doctest: +SKIP
     """
-    router = APIRouter()
+    router = APIRouter(dependencies=[Depends(reject_unknown_parameters)], tags=["v1"])
 
-    @router.get("/v1/traces/{trace_id}/graph")
-    def get_trace_graph(trace_id: str) -> Response:
-        trace = store.get_trace(normalize_trace_id(trace_id))
+    @router.get(
+        "/v1/traces/{trace_id}/graph",
+        response_model=None,
+        responses={200: {"model": TraceGraphBody}, **error_responses(400, 404, 503)},
+    )
+    def get_trace_graph(
+        trace_id: Annotated[
+            str,
+            Path(pattern="^[0-9a-fA-F]{1,32}$", description="1-32 hex digits (64-bit ids are left-padded)."),
+        ],
+    ) -> Response:
+        """The trace as a graph, with its critical path and per-service summary."""
+        normalized = path_trace_id(trace_id)
+        trace = None if normalized is None else store.get_trace(normalized)
         if trace is None:
             raise ApiError(404, "not_found", f"trace {trace_id} not found")
         linked = sorted(linked_trace_ids(trace))

@@ -6,7 +6,9 @@ a model per span. Times are integer nanoseconds since the epoch; kinds are lower
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal
+
+from typing_extensions import TypedDict
 
 __all__ = [
     "GraphLink",

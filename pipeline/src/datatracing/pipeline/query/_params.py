@@ -1,17 +1,15 @@
 """Parameter errors and trace-id parsing shared by every API of the query service.
 
 The compatible APIs render `ParamError` in their own error shape (Jaeger's envelope, `/api/v3`'s
-gateway error, Tempo's plain text); `/v1` answers `ApiError` in our envelope. Either way the message
-names the parameter the caller sent.
+gateway error, Tempo's plain text); the message names the parameter the caller sent. `/v1` routes
+check ids with a path pattern (documented in the OpenAPI document) and use `path_trace_id`.
 """
 
 from __future__ import annotations
 
 import re
 
-from datatracing.pipeline.query._errors import ApiError
-
-__all__ = ["ParamError", "normalize_trace_id", "parse_trace_id"]
+__all__ = ["ParamError", "parse_trace_id", "path_trace_id"]
 
 _HEX = re.compile(r"^[0-9a-fA-F]{1,32}$")
 
@@ -31,9 +29,8 @@ def parse_trace_id(raw: str, name: str, *, prefix: str = "") -> str:
     return raw.lower().rjust(32, "0")
 
 
-def normalize_trace_id(raw: str) -> str:
-    """`parse_trace_id` for our own routes: a 400 `ApiError` naming `trace_id` when malformed."""
-    try:
-        return parse_trace_id(raw, "trace_id")
-    except ParamError as exc:
-        raise ApiError(400, "bad_request", exc.message) from exc
+def path_trace_id(raw: str) -> str | None:
+    """A `/v1` path id (1-32 hex digits, checked by the route's pattern) as 32 lowercase characters;
+    None for the all-zero id, which no trace has (the route answers 404, as for any unknown id)."""
+    normalized = raw.lower().rjust(32, "0")
+    return None if int(normalized, 16) == 0 else normalized

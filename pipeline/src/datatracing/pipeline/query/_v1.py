@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import StringConstraints, WithJsonSchema
 
 from datatracing.pipeline.query._errors import ApiError
+from datatracing.pipeline.query._params import path_trace_id
 from datatracing.pipeline.query._v1_models import (
     DependenciesBody,
     OperationsBody,
@@ -97,8 +98,8 @@ def v1_router(store: TraceStore, *, max_limit: int = 1000) -> APIRouter:
         ],
     ) -> dict[str, Any]:
         """One trace with all its spans, and the sampling audit of it."""
-        normalized = trace_id.lower().rjust(32, "0")
-        found = None if int(normalized, 16) == 0 else store.get_sampled_trace(normalized)
+        normalized = path_trace_id(trace_id)
+        found = None if normalized is None else store.get_sampled_trace(normalized)
         if found is None:
             raise ApiError(404, "not_found", f"trace {trace_id} not found")
         sampling = None if found.sampling is None else found.sampling.model_dump(mode="json")

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from datatracing.model import Trace
+from datatracing.pipeline.query._graph_model import TraceGraph
 from datatracing.pipeline.store import DependencyEdge, Operation, TraceSampling, TraceSummary
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "ServicesBody",
     "StatsBody",
     "TraceBody",
+    "TraceGraphBody",
     "TracePageBody",
     "error_responses",
 ]
@@ -49,6 +51,12 @@ class TraceBody(_Body):
 
     data: Trace
     sampling: TraceSampling | None
+
+
+class TraceGraphBody(_Body):
+    """A trace's graph: spans in waterfall order, links, critical path, services, service graph."""
+
+    data: TraceGraph
 
 
 class TracePageBody(_Body):
