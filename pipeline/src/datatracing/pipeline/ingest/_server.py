@@ -1,4 +1,5 @@
-"""Running the gateway: its producer's settings and `run_ingest` (uvicorn), what `datatracing ingest` calls.
+"""Running the gateway: its producer's settings, its uvicorn configuration and `run_ingest`, what
+`datatracing ingest` calls.
 
 The broker and settings modules are imported inside the functions: the settings module imports
 `IngestSettings` from this package, and must be able to do so before it is itself complete.
@@ -11,12 +12,16 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from datatracing.pipeline.ingest._app import ApiKeyCheck, create_ingest_app
+from datatracing.pipeline.ingest._connections import gateway_protocol
 from datatracing.pipeline.ingest._settings import IngestSettings
 
 if TYPE_CHECKING:
+    import uvicorn
+    from fastapi import FastAPI
+
     from datatracing.pipeline.config import KafkaSettings, TopicSettings
 
-__all__ = ["ingest_producer_config", "make_ingest_producer", "run_ingest"]
+__all__ = ["ingest_producer_config", "ingest_server_config", "make_ingest_producer", "run_ingest"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +49,30 @@ def make_ingest_producer(
     return Producer(ingest_producer_config(settings, bootstrap_servers, extra))
 
 
+def ingest_server_config(
+    app: FastAPI, settings: IngestSettings, *, port: int | None = None, log_level: str = "info"
+) -> uvicorn.Config:
+    """uvicorn's configuration for `app` (from `create_ingest_app`): `settings.host`, `port` or
+    `settings.port`, and connections keeping the gateway's deadlines and connection bound (see
+    `_connections`), counting into `app.state.client_stats`.
+
+    Example:
+        >>> config = ingest_server_config(app, settings)  # doctest: +SKIP
+        >>> uvicorn.Server(config).run()  # doctest: +SKIP
+    """
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port if port is None else port,
+        http=gateway_protocol(settings, app.state.client_stats),
+        ws="none",  # no WebSocket route; an upgrade would hand the connection to another protocol
+        log_level=log_level,
+        access_log=False,  # one log line per export request costs more than the request itself
+    )
+
+
 def run_ingest(
     settings: IngestSettings,
     kafka: KafkaSettings,
@@ -68,10 +97,4 @@ def run_ingest(
     producer = make_ingest_producer(settings, kafka.bootstrap_servers, kafka.producer)
     app = create_ingest_app(producer, topics.spans, settings, api_key_check)
     log.info("ingest gateway on %s:%d publishing to %s", settings.host, settings.port, topics.spans)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=log_level,
-        access_log=False,  # one log line per export request costs more than the request itself
-    )
+    uvicorn.Server(ingest_server_config(app, settings, log_level=log_level)).run()
