@@ -77,7 +77,8 @@ class ClientStats:
     disconnects: dict[str, int] = field(default_factory=lambda: _phases("headers", "body", "response"))
     #: Export requests holding no span at all (answered 200, nothing published).
     empty_requests: int = 0
-    last_refusal_warning: float = float("-inf")
+    #: When refused connections were last logged (`time.monotonic()`): one warning a minute at most.
+    last_refusal_warning: float = field(default=float("-inf"), repr=False)
 
 
 class _GatewayProtocol(HttpToolsProtocol):
