@@ -84,7 +84,7 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = 10, what: str =
         time.sleep(0.01)
 
 
-def ensure_open_files(needed: int) -> None:
+def enough_open_files(needed: int) -> None:
     """Raise this process's soft limit of open files to `needed` (skip when the hard limit is lower)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft >= needed:

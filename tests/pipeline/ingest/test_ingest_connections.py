@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import resource
 import threading
 
 import httpx
@@ -12,7 +13,7 @@ from ingest_support import PARTITIONS, GatewayFactory, consume, make_spans, prot
 from slow_clients import (
     captured_logs,
     close_all,
-    ensure_open_files,
+    enough_open_files,
     open_sockets,
     port_of,
     read_until_closed,
@@ -21,6 +22,7 @@ from slow_clients import (
 )
 
 from datatracing.pipeline.ingest import ClientStats, IngestSettings, rpc_status_class
+from datatracing.pipeline.ingest._server import ensure_open_files
 
 PROTO = {"content-type": "application/x-protobuf"}
 
@@ -44,7 +46,7 @@ def test_ingest_thousand_half_sent_bodies_closed_408_while_valid_exports_succeed
     gateway: GatewayFactory, kafka_bootstrap: str, spans_topic: str, capfd: pytest.CaptureFixture[str]
 ) -> None:
     slow = 1000
-    ensure_open_files(2 * slow + 256)  # both ends of every connection live in this process
+    enough_open_files(2 * slow + 256)  # both ends of every connection live in this process
     settings = IngestSettings(
         header_timeout_s=1, body_timeout_s=1, max_connections=slow + 50, flush_timeout_s=5
     )
@@ -200,3 +202,19 @@ def test_ingest_connections_over_limit_refused_503_then_admitted_again(gateway: 
         close_all(held)
     assert answer.status_code == 200
     assert clients.refused_connections == 1
+
+
+def test_ingest_open_files_soft_limit_below_max_connections_raised() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 2000:
+        pytest.skip(f"the hard limit of open files is {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (512, hard))
+    try:
+        ensure_open_files(1000)
+        raised, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        ensure_open_files(10)
+        kept, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert raised >= 1000
+    assert kept == raised  # never lowered

@@ -25,6 +25,9 @@ __all__ = ["ingest_producer_config", "ingest_server_config", "make_ingest_produc
 
 log = logging.getLogger(__name__)
 
+#: Files the process needs besides its client connections (broker sockets, logs, the listener...).
+_SPARE_FILES = 128
+
 
 def ingest_producer_config(
     settings: IngestSettings, bootstrap_servers: str, extra: Mapping[str, object] | None = None
@@ -73,6 +76,31 @@ def ingest_server_config(
     )
 
 
+def ensure_open_files(max_connections: int) -> None:
+    """Let the process hold `max_connections` client sockets: raise the soft limit of open files
+    (up to the hard limit) when it is lower, and warn when even the hard limit is lower, since
+    accepting then fails before the gateway's own bound can answer 503."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not a Unix system
+        return
+    needed = max_connections + _SPARE_FILES
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if target < needed:
+        log.warning(
+            "open files limited to %d: fewer than max_connections (%d) + %d; lower "
+            "DATATRACING_INGEST__MAX_CONNECTIONS or raise the limit (ulimit -n)",
+            target,
+            max_connections,
+            _SPARE_FILES,
+        )
+
+
 def run_ingest(
     settings: IngestSettings,
     kafka: KafkaSettings,
@@ -93,6 +121,7 @@ def run_ingest(
 
     from datatracing.pipeline.broker import ensure_topics, topic_specs
 
+    ensure_open_files(settings.max_connections)
     ensure_topics(kafka.bootstrap_servers, [s for s in topic_specs(topics) if s.topic == topics.spans])
     producer = make_ingest_producer(settings, kafka.bootstrap_servers, kafka.producer)
     app = create_ingest_app(producer, topics.spans, settings, api_key_check)
