@@ -17,7 +17,9 @@ byte of every request:
   route, also after an early answer (401, 413, 503 sent before the body was read). uvicorn then drops
   the rest of the body and every byte received cancels its keep-alive timer, so a stalled body would
   otherwise keep the connection open for ever. An `asyncio.timeout` around the route's body read would
-  miss exactly that case, and every route that does not read its body.
+  miss exactly that case, and every route that does not read its body. The deadline includes the
+  time the route spends before reading the body (an API-key check), since uvicorn stops reading a
+  body the application does not take.
 
 When a deadline passes, the connection answers 408 (in the request's encoding, see `_http`) if no
 answer was started, and closes. The request's task, if any, sees a disconnect: the route returns
