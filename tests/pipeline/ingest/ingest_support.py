@@ -16,6 +16,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from datatracing.model import InstrumentationScope, Resource, Span
 from datatracing.pipeline.broker import free_port
+from datatracing.pipeline.ingest import IngestSettings, ingest_server_config
 from datatracing.wire import spans_to_request
 
 PARTITIONS = 4
@@ -99,12 +100,14 @@ async def asgi_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @contextlib.contextmanager
-def uvicorn_server(app: FastAPI, timeout_s: float = 10) -> Iterator[str]:
-    """Serve `app` with uvicorn on a free loopback port in a thread; yields the base URL."""
+def uvicorn_server(
+    app: FastAPI, settings: IngestSettings | None = None, timeout_s: float = 10
+) -> Iterator[str]:
+    """Serve `app` as `datatracing ingest` does (`ingest_server_config`, connections keeping
+    `settings`' deadlines and bound) on a free loopback port in a thread; yields the base URL."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    )
+    config = ingest_server_config(app, settings or IngestSettings(), port=port, log_level="warning")
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="ingest-uvicorn", daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout_s

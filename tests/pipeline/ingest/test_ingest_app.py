@@ -296,12 +296,31 @@ async def test_ingest_healthz_and_metrics_report_counts(gateway: GatewayFactory)
     assert missing.json()["error"]["code"] == "not_found"
 
 
-async def test_ingest_empty_request_200_nothing_published(gateway: GatewayFactory) -> None:
+async def test_ingest_empty_requests_200_nothing_published_counted(gateway: GatewayFactory) -> None:
+    no_spans = ExportTraceServiceRequest()
+    no_spans.resource_spans.add().scope_spans.add()
+    only_bad = spans_to_request(make_spans([1], per_trace=1))
+    only_bad.resource_spans[0].scope_spans[0].spans[0].trace_id = b"\x01"
     app = gateway()
     async with asgi_client(app) as client:
-        response = await client.post("/v1/traces", content=b"", headers=PROTO)
-    assert response.status_code == 200
+        answers = [
+            await client.post("/v1/traces", content=b"", headers=PROTO),
+            await client.post("/v1/traces", content=no_spans.SerializeToString(), headers=PROTO),
+            await client.post("/v1/traces", content=b"{}", headers=JSON),
+            await client.post("/v1/traces", content=b'{"resourceSpans": []}', headers=JSON),
+            await client.post("/v1/traces", content=only_bad.SerializeToString(), headers=PROTO),
+        ]
+        metrics = await client.get("/metrics")
+    assert [a.status_code for a in answers] == [200] * 5
+    assert [ExportTraceServiceResponse.FromString(a.content) for a in answers[:2]] == [
+        ExportTraceServiceResponse()
+    ] * 2
+    assert [a.json() for a in answers[2:4]] == [{}, {}]
+    assert ExportTraceServiceResponse.FromString(answers[4].content).partial_success.rejected_spans == 1
     assert stats_of(app).messages_produced == 0
+    assert app.state.client_stats.empty_requests == 4  # a request whose spans were all refused is not empty
+    assert "datatracing_ingest_empty_requests_total 4.0" in metrics.text
+    assert stats_of(app).requests == {"ok": 4, "partial": 1}
 
 
 async def test_ingest_large_trace_cut_into_several_messages(

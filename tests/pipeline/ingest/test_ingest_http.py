@@ -9,7 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from datatracing.pipeline.ingest._http import RequestRejected, decompress, encoding_of
+from datatracing.pipeline.ingest._http import (
+    Encoding,
+    RequestRejected,
+    decompress,
+    encoding_of,
+    raw_error_response,
+)
 
 
 @pytest.mark.parametrize(
@@ -53,3 +59,18 @@ def test_decompress_bad_or_oversized_rejected(body: bytes, coding: str, status: 
     with pytest.raises(RequestRejected) as caught:
         decompress(body, coding, 4096)
     assert caught.value.status == status
+
+
+@pytest.mark.parametrize(
+    ("encoding", "media"), [("proto", b"application/x-protobuf"), (None, b"application/json")]
+)
+def test_raw_error_response_whole_answer_closes_connection(encoding: Encoding | None, media: bytes) -> None:
+    raw = raw_error_response(encoding, RequestRejected(503, "too many connections"), 9)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status, *lines = head.split(b"\r\n")
+    headers = dict(line.split(b": ", 1) for line in lines)
+    assert status == b"HTTP/1.1 503 Service Unavailable"
+    assert headers[b"connection"] == b"close"
+    assert headers[b"retry-after"] == b"9"
+    assert headers[b"content-type"] == media
+    assert int(headers[b"content-length"]) == len(body)

@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 from datatracing.pipeline.ingest._app import ApiKeyCheck, create_ingest_app
+from datatracing.pipeline.ingest._connections import ClientStats
 from datatracing.pipeline.ingest._errors import BrokerSaturatedError, UnauthorizedError
 from datatracing.pipeline.ingest._http import rpc_status_class
 from datatracing.pipeline.ingest._otlpjson import (
@@ -22,13 +23,19 @@ from datatracing.pipeline.ingest._otlpjson import (
     request_to_otlp_json,
 )
 from datatracing.pipeline.ingest._publish import IngestStats, ProducerPort
-from datatracing.pipeline.ingest._server import ingest_producer_config, make_ingest_producer, run_ingest
+from datatracing.pipeline.ingest._server import (
+    ingest_producer_config,
+    ingest_server_config,
+    make_ingest_producer,
+    run_ingest,
+)
 from datatracing.pipeline.ingest._settings import IngestSettings
 from datatracing.pipeline.ingest._split import TraceMessage, invalid_span_reason, split_by_trace
 
 __all__ = [
     "ApiKeyCheck",
     "BrokerSaturatedError",
+    "ClientStats",
     "IngestSettings",
     "IngestStats",
     "ProducerPort",
@@ -37,6 +44,7 @@ __all__ = [
     "UnauthorizedError",
     "create_ingest_app",
     "ingest_producer_config",
+    "ingest_server_config",
     "invalid_span_reason",
     "make_ingest_producer",
     "otlp_json_to_request",

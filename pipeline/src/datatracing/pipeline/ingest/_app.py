@@ -9,6 +9,9 @@ Routes:
   415 other content types or encodings; 503 + `Retry-After` when the producer is saturated or
   deliveries keep failing. Failure bodies: see `_http` (google.rpc.Status for protobuf clients,
   the JSON error envelope otherwise).
+  An export request holding no span (an empty body, `{}`) is answered 200 like any other, publishes
+  nothing, and is counted (`datatracing_ingest_empty_requests_total`). A client that goes away
+  mid-request gets no answer and no log line: the connection counts it (see `_connections`).
 - `GET /healthz`: `{"status": "ok", "broker": "ok" | "failing", "queued": n}`.
 - `GET /metrics`: Prometheus text.
 
@@ -30,8 +33,10 @@ import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.requests import ClientDisconnect
 
 from datatracing.errors import InvalidDataError
+from datatracing.pipeline.ingest._connections import ClientStats
 from datatracing.pipeline.ingest._errors import BrokerSaturatedError, UnauthorizedError
 from datatracing.pipeline.ingest._http import (
     Encoding,
@@ -119,15 +124,17 @@ def create_ingest_app(
 ) -> FastAPI:
     """Build the gateway publishing to `topic` through `producer` (flushed when the app shuts down).
 
-    `app.state.ingest_stats` holds its `IngestStats`.
+    `app.state.ingest_stats` holds its `IngestStats`, `app.state.client_stats` its `ClientStats`
+    (counted by the connections of `ingest_server_config`, and the empty requests).
 
     Example:
         >>> producer = make_ingest_producer(IngestSettings(), "127.0.0.1:9092")  # doctest: +SKIP
         >>> app = create_ingest_app(producer, "otlp_spans", IngestSettings())  # doctest: +SKIP
     """
     stats = IngestStats()
+    clients = ClientStats()
     publisher = KafkaPublisher(producer, topic, settings, stats)
-    render_metrics = metrics_text(stats, lambda: len(producer))
+    render_metrics = metrics_text(stats, clients, lambda: len(producer))
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -142,6 +149,7 @@ def create_ingest_app(
 
     app = FastAPI(title="DataTracing ingest gateway", version="0.1.0", lifespan=lifespan)
     app.state.ingest_stats = stats
+    app.state.client_stats = clients
     install_error_handlers(app)
 
     async def export(request: Request) -> tuple[str, Response]:
@@ -164,6 +172,9 @@ def create_ingest_app(
             )
         else:
             messages, rejections = _decode(body, encoding, content_encoding, settings)
+        if not messages and not rejections.count:
+            clients.empty_requests += 1
+            log.debug("export request with no span: answered 200, nothing published")
         publisher.publish(messages)
         stats.spans_accepted += sum(m.span_count for m in messages)
         stats.spans_rejected += rejections.count
@@ -174,6 +185,10 @@ def create_ingest_app(
     async def traces(request: Request) -> Response:
         try:
             outcome, response = await export(request)
+        except ClientDisconnect:
+            # Gone mid-body, or closed by a deadline of the connection, which counts it: nobody is
+            # left to answer, and nothing here is worth a log line (any client can disconnect).
+            return Response()
         except BrokerSaturatedError as exc:
             outcome = "saturated"
             response = error_response(

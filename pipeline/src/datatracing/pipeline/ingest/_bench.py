@@ -118,7 +118,7 @@ def run_ingest_bench(quick: bool, bootstrap_servers: str) -> dict[str, float]:
 
     from datatracing.pipeline.broker import ensure_topics, free_port
     from datatracing.pipeline.ingest._app import create_ingest_app
-    from datatracing.pipeline.ingest._server import make_ingest_producer
+    from datatracing.pipeline.ingest._server import ingest_server_config, make_ingest_producer
 
     total, connections = (2_000, 4) if quick else (20_000, 8)
     topic = f"ingest-bench-{uuid.uuid4().hex[:8]}"
@@ -127,9 +127,7 @@ def run_ingest_bench(quick: bool, bootstrap_servers: str) -> dict[str, float]:
     producer = make_ingest_producer(settings, bootstrap_servers)
     app = create_ingest_app(producer, topic, settings)
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    )
+    server = uvicorn.Server(ingest_server_config(app, settings, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="ingest-bench-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + 15

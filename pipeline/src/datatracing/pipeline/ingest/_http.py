@@ -8,11 +8,13 @@ Answers are encoded like the request, as the OTLP/HTTP spec asks:
 - failure, any other client (JSON, unknown content type): the project's JSON error envelope
   `{"error": {"code", "message", "details"}}`, the same as the query service's.
 
-Every 503 carries `Retry-After`.
+Every 503 carries `Retry-After`. A 408 (headers or body too slow) and a 503 refusing a connection over
+`max_connections` are written by the connection itself (`raw_error_response`), then it is closed.
 """
 
 from __future__ import annotations
 
+import http
 import zlib
 from collections.abc import AsyncIterator
 from typing import Any, Literal
@@ -30,6 +32,7 @@ __all__ = [
     "decompress",
     "encoding_of",
     "error_response",
+    "raw_error_response",
     "read_limited",
     "rpc_status_class",
     "success_response",
@@ -43,11 +46,12 @@ _ENCODINGS: dict[str, Encoding] = {
     CONTENT_TYPE_OTLP_JSON: "json",
 }
 # gRPC status codes for `google.rpc.Status.code` (the spec lets servers omit it; we fill it in).
-_GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 413: 8, 415: 3, 500: 13, 503: 14}
+_GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 408: 4, 413: 8, 415: 3, 500: 13, 503: 14}
 _JSON_CODES = {
     400: "bad_request",
     401: "unauthorized",
     403: "forbidden",
+    408: "request_timeout",
     413: "payload_too_large",
     415: "unsupported_media_type",
     503: "unavailable",
@@ -161,3 +165,18 @@ def error_response(encoding: Encoding | None, error: RequestRejected, retry_afte
     if headers:
         response.headers.update(headers)
     return response
+
+
+def raw_error_response(encoding: Encoding | None, error: RequestRejected, retry_after_s: int) -> bytes:
+    """`error_response` as the bytes of a whole HTTP/1.1 answer with `connection: close`.
+
+    For answers written by the connection itself (a timeout, a refused connection), where no ASGI
+    application is there to send one.
+    """
+    response = error_response(encoding, error, retry_after_s)
+    phrase = http.HTTPStatus(error.status).phrase
+    head = [f"HTTP/1.1 {error.status} {phrase}\r\n".encode("ascii")]
+    for name, value in response.raw_headers:
+        head += [name, b": ", value, b"\r\n"]
+    head.append(b"connection: close\r\n\r\n")
+    return b"".join(head) + bytes(response.body)

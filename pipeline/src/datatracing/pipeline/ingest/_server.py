@@ -1,4 +1,5 @@
-"""Running the gateway: its producer's settings and `run_ingest` (uvicorn), what `datatracing ingest` calls.
+"""Running the gateway: its producer's settings, its uvicorn configuration and `run_ingest`, what
+`datatracing ingest` calls.
 
 The broker and settings modules are imported inside the functions: the settings module imports
 `IngestSettings` from this package, and must be able to do so before it is itself complete.
@@ -11,14 +12,21 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from datatracing.pipeline.ingest._app import ApiKeyCheck, create_ingest_app
+from datatracing.pipeline.ingest._connections import gateway_protocol
 from datatracing.pipeline.ingest._settings import IngestSettings
 
 if TYPE_CHECKING:
+    import uvicorn
+    from fastapi import FastAPI
+
     from datatracing.pipeline.config import KafkaSettings, TopicSettings
 
-__all__ = ["ingest_producer_config", "make_ingest_producer", "run_ingest"]
+__all__ = ["ingest_producer_config", "ingest_server_config", "make_ingest_producer", "run_ingest"]
 
 log = logging.getLogger(__name__)
+
+#: Files the process needs besides its client connections (broker sockets, logs, the listener...).
+_SPARE_FILES = 128
 
 
 def ingest_producer_config(
@@ -44,6 +52,55 @@ def make_ingest_producer(
     return Producer(ingest_producer_config(settings, bootstrap_servers, extra))
 
 
+def ingest_server_config(
+    app: FastAPI, settings: IngestSettings, *, port: int | None = None, log_level: str = "info"
+) -> uvicorn.Config:
+    """uvicorn's configuration for `app` (from `create_ingest_app`): `settings.host`, `port` or
+    `settings.port`, and connections keeping the gateway's deadlines and connection bound (see
+    `_connections`), counting into `app.state.client_stats`.
+
+    Example:
+        >>> config = ingest_server_config(app, settings)  # doctest: +SKIP
+        >>> uvicorn.Server(config).run()  # doctest: +SKIP
+    """
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port if port is None else port,
+        http=gateway_protocol(settings, app.state.client_stats),
+        ws="none",  # no WebSocket route; an upgrade would hand the connection to another protocol
+        log_level=log_level,
+        access_log=False,  # one log line per export request costs more than the request itself
+    )
+
+
+def ensure_open_files(max_connections: int) -> None:
+    """Let the process hold `max_connections` client sockets: raise the soft limit of open files
+    (up to the hard limit) when it is lower, and warn when even the hard limit is lower, since
+    accepting then fails before the gateway's own bound can answer 503."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not a Unix system
+        return
+    needed = max_connections + _SPARE_FILES
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if target < needed:
+        log.warning(
+            "open files limited to %d: fewer than max_connections (%d) + %d; lower "
+            "DATATRACING_INGEST__MAX_CONNECTIONS or raise the limit (ulimit -n)",
+            target,
+            max_connections,
+            _SPARE_FILES,
+        )
+
+
 def run_ingest(
     settings: IngestSettings,
     kafka: KafkaSettings,
@@ -64,14 +121,9 @@ def run_ingest(
 
     from datatracing.pipeline.broker import ensure_topics, topic_specs
 
+    ensure_open_files(settings.max_connections)
     ensure_topics(kafka.bootstrap_servers, [s for s in topic_specs(topics) if s.topic == topics.spans])
     producer = make_ingest_producer(settings, kafka.bootstrap_servers, kafka.producer)
     app = create_ingest_app(producer, topics.spans, settings, api_key_check)
     log.info("ingest gateway on %s:%d publishing to %s", settings.host, settings.port, topics.spans)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=log_level,
-        access_log=False,  # one log line per export request costs more than the request itself
-    )
+    uvicorn.Server(ingest_server_config(app, settings, log_level=log_level)).run()

@@ -45,3 +45,11 @@ class IngestSettings(BaseModel):
     flush_timeout_s: float = Field(default=10.0, ge=0)
     #: Bodies larger than this are decoded in a worker thread, so the event loop keeps answering.
     offload_bytes: int = Field(default=256 * 1024, ge=0)
+    #: A request's line and headers must arrive within this many seconds of the connection opening
+    #: (or of the request's first byte on a kept-alive connection); else 408 and the connection closes.
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    #: A request's whole body must arrive within this many seconds of its headers; else 408 (when no
+    #: answer was sent yet) and the connection closes.
+    body_timeout_s: float = Field(default=30.0, gt=0)
+    #: Open connections per process; one more is answered 503 + `Retry-After` and closed at once.
+    max_connections: int = Field(default=1000, ge=1)
