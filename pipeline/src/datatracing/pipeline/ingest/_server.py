@@ -30,26 +30,41 @@ _SPARE_FILES = 128
 
 
 def ingest_producer_config(
-    settings: IngestSettings, bootstrap_servers: str, extra: Mapping[str, object] | None = None
+    settings: IngestSettings,
+    bootstrap_servers: str,
+    extra: Mapping[str, object] | None = None,
+    *,
+    max_message_bytes: int | None = None,
 ) -> dict[str, object]:
-    """librdkafka settings of the gateway's producer: the project's (murmur2 partitioner...), the
-    bounded queue from `settings`, then `extra` (security, compression...) on top."""
+    """librdkafka settings of the gateway's producer: the project's (murmur2 partitioner, a
+    `message.max.bytes` carrying any message of the size contract `max_message_bytes`, by default
+    the project's), the bounded queue from `settings`, then `extra` (security, compression...) on top."""
     from datatracing.pipeline.broker import producer_config
+    from datatracing.pipeline.config import DEFAULT_MAX_MESSAGE_BYTES
 
     queue: dict[str, object] = {
         "queue.buffering.max.messages": settings.queue_max_messages,
         "queue.buffering.max.kbytes": settings.queue_max_kbytes,
     }
-    return producer_config(bootstrap_servers, {**queue, **(extra or {})})
+    return producer_config(
+        bootstrap_servers,
+        {**queue, **(extra or {})},
+        max_message_bytes=max_message_bytes or DEFAULT_MAX_MESSAGE_BYTES,
+    )
 
 
 def make_ingest_producer(
-    settings: IngestSettings, bootstrap_servers: str, extra: Mapping[str, object] | None = None
+    settings: IngestSettings,
+    bootstrap_servers: str,
+    extra: Mapping[str, object] | None = None,
+    *,
+    max_message_bytes: int | None = None,
 ) -> Any:
     """A `confluent_kafka.Producer` configured by `ingest_producer_config`."""
     from confluent_kafka import Producer
 
-    return Producer(ingest_producer_config(settings, bootstrap_servers, extra))
+    config = ingest_producer_config(settings, bootstrap_servers, extra, max_message_bytes=max_message_bytes)
+    return Producer(config)
 
 
 def ingest_server_config(
@@ -123,7 +138,9 @@ def run_ingest(
 
     ensure_open_files(settings.max_connections)
     ensure_topics(kafka.bootstrap_servers, [s for s in topic_specs(topics) if s.topic == topics.spans])
-    producer = make_ingest_producer(settings, kafka.bootstrap_servers, kafka.producer)
+    producer = make_ingest_producer(
+        settings, kafka.bootstrap_servers, kafka.producer, max_message_bytes=kafka.max_message_bytes
+    )
     app = create_ingest_app(producer, topics.spans, settings, api_key_check)
     log.info("ingest gateway on %s:%d publishing to %s", settings.host, settings.port, topics.spans)
     uvicorn.Server(ingest_server_config(app, settings, log_level=log_level)).run()
