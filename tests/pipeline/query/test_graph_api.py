@@ -129,7 +129,14 @@ def test_graph_route_unknown_trace_is_a_404_envelope(client: httpx.Client) -> No
     assert response.json()["error"]["code"] == "not_found"
 
 
-@pytest.mark.parametrize("bad", ["xyz", "0", "1" * 33])
+def test_graph_route_all_zero_id_is_a_404_like_get_trace(client: httpx.Client) -> None:
+    response = client.get("/v1/traces/0/graph")
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("bad", ["xyz", "1" * 33])
 def test_graph_route_malformed_id_is_a_400_naming_trace_id(client: httpx.Client, bad: str) -> None:
     response = client.get(f"/v1/traces/{bad}/graph")
 

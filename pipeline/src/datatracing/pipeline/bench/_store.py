@@ -16,7 +16,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.config import SinkSettings
-from datatracing.pipeline.store import TABLES, ClickHouseTraceStore, TraceQuery, open_store
+from datatracing.pipeline.store import ClickHouseTraceStore, TraceQuery, open_store
 
 __all__ = ["generate_messages", "load", "measure_queries", "percentile", "run_store_bench"]
 
@@ -150,7 +150,7 @@ def load(store: ClickHouseTraceStore, messages: list[bytes]) -> dict[str, float]
     rows, wall, decode_cpu, insert_cpu = 0, 0.0, 0.0, 0.0
     pending: list[bytes] = []
     pending_spans = 0
-    _merges(store, "STOP")
+    store.set_merges(running=False)
     try:
         for i, payload in enumerate(messages):
             pending.append(payload)
@@ -167,7 +167,7 @@ def load(store: ClickHouseTraceStore, messages: list[bytes]) -> dict[str, float]
                 decode_cpu, insert_cpu = decode_cpu + c1 - c0, insert_cpu + c2 - c1
                 pending, pending_spans = [], 0
     finally:
-        _merges(store, "START")
+        store.set_merges(running=True)
     c3 = time.process_time()
     store.optimize()
     merge_cpu = time.process_time() - c3
@@ -182,11 +182,6 @@ def load(store: ClickHouseTraceStore, messages: list[bytes]) -> dict[str, float]
         "store_merge_cpu_us_per_span": merge_cpu * per_span_us,
         "sink_and_merge_spans_per_s_per_core": rows / (cpu + merge_cpu),
     }
-
-
-def _merges(store: ClickHouseTraceStore, action: str) -> None:
-    for table in TABLES:
-        store.backend.execute(f"SYSTEM {action} MERGES {store.database}.{table}")
 
 
 def _storage(store: ClickHouseTraceStore, rows: int) -> dict[str, float]:

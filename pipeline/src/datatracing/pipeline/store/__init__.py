@@ -24,10 +24,9 @@ from datatracing.pipeline.store._port import (
     TraceStore,
     TraceSummary,
 )
-from datatracing.pipeline.store._store import TABLES, ClickHouseTraceStore
+from datatracing.pipeline.store._store import ClickHouseTraceStore
 
 __all__ = [
-    "TABLES",
     "ClickHouseTraceStore",
     "DependencyEdge",
     "Operation",

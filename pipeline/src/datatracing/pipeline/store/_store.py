@@ -371,6 +371,12 @@ class ClickHouseTraceStore:
         for table in TABLES:
             self._backend.execute(f"OPTIMIZE TABLE {self._db}.{table}{on} FINAL")
 
+    def set_merges(self, *, running: bool) -> None:
+        """Stop or start background merges of every table (benchmarks time merges apart)."""
+        action = "START" if running else "STOP"
+        for table in TABLES:
+            self._backend.execute(f"SYSTEM {action} MERGES {self._db}.{table}")
+
     def close(self) -> None:
         self._backend.close()
 
