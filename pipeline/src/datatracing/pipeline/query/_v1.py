@@ -18,6 +18,7 @@ import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import Response
 from pydantic import StringConstraints, WithJsonSchema
 
 from datatracing.pipeline.query._errors import ApiError
@@ -96,14 +97,17 @@ def v1_router(store: TraceStore, *, max_limit: int = 1000) -> APIRouter:
             str,
             Path(pattern="^[0-9a-fA-F]{1,32}$", description="1-32 hex digits (64-bit ids are left-padded)."),
         ],
-    ) -> dict[str, Any]:
+    ) -> Response:
         """One trace with all its spans, and the sampling audit of it."""
         normalized = path_trace_id(trace_id)
         found = None if normalized is None else store.get_sampled_trace(normalized)
         if found is None:
             raise ApiError(404, "not_found", f"trace {trace_id} not found")
-        sampling = None if found.sampling is None else found.sampling.model_dump(mode="json")
-        return {"data": found.trace.model_dump(mode="json"), "sampling": sampling}
+        # pydantic serialises the models to JSON itself; FastAPI's encoder would walk every value
+        # of every span again in Python.
+        sampling = "null" if found.sampling is None else found.sampling.model_dump_json()
+        body = f'{{"data":{found.trace.model_dump_json()},"sampling":{sampling}}}'
+        return Response(body, media_type="application/json")
 
     @router.get(
         "/traces", response_model=None, responses={200: {"model": TracePageBody}, **error_responses(400, 503)}
