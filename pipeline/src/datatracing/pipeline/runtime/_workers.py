@@ -19,7 +19,7 @@ from datatracing.pipeline.broker import ensure_pipeline_topics, kafka_producer
 from datatracing.pipeline.config import Settings
 from datatracing.pipeline.query import create_app
 from datatracing.pipeline.runtime._faust import make_faust_app, raw_topic
-from datatracing.pipeline.sink import SinkWriter, install_sink_agent
+from datatracing.pipeline.sink import SinkWriter, install_sink_agent, sink_metrics_app
 from datatracing.pipeline.store import TraceStore, open_store
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,9 @@ def _run(app: faust.App, settings: Settings) -> None:
 
 
 def build_store_app(settings: Settings, store: TraceStore, *, with_query: bool) -> tuple[faust.App, Any]:
-    """The store worker's Faust app: the sink agent, and the query API when `with_query`."""
+    """The store worker's Faust app: the sink agent, and when `with_query` the query API with the
+    sink's metrics at `/metrics`. A sink without the query API serves no HTTP (its counters are in
+    its log lines): the sampler's metrics port is taken on a machine running both."""
     app = make_faust_app(settings, SINK_APP_ID, web_port=settings.query.port, web_enabled=with_query)
     producer = kafka_producer(settings.kafka)
     writer = SinkWriter(
@@ -45,13 +47,9 @@ def build_store_app(settings: Settings, store: TraceStore, *, with_query: bool) 
     )
     install_sink_agent(app, raw_topic(app, settings.topics.sampled), writer, settings.sink)
     if with_query:
-        serve_asgi(
-            app,
-            create_app(store, max_limit=settings.query.max_limit),
-            host=settings.query.host,
-            port=settings.query.port,
-            log_level="warning",
-        )
+        query_app = create_app(store, max_limit=settings.query.max_limit)
+        query_app.add_route("/metrics", sink_metrics_app(writer.stats), include_in_schema=False)
+        serve_asgi(app, query_app, host=settings.query.host, port=settings.query.port, log_level="warning")
     return app, writer
 
 

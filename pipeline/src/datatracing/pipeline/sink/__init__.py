@@ -10,13 +10,16 @@ from datatracing.pipeline.sink._agent import (
     install_sink_agent,
 )
 from datatracing.pipeline.sink._faults import FaultCounters, FaultInjectingStore
+from datatracing.pipeline.sink._metrics import SinkCollector, sink_metrics_app
 
 __all__ = [
     "FaultCounters",
     "FaultInjectingStore",
+    "SinkCollector",
     "SinkMessage",
     "SinkStats",
     "SinkWriter",
     "batch_token",
     "install_sink_agent",
+    "sink_metrics_app",
 ]

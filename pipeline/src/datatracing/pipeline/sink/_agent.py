@@ -52,6 +52,8 @@ class SinkStats:
     spans_written: int = 0
     messages_dead_lettered: int = 0
     store_retries: int = 0
+    #: True from a failed insert attempt until an insert succeeds.
+    store_failing: bool = False
     last_error: str = ""
     extra: dict[str, int] = field(default_factory=dict)
 
@@ -173,6 +175,7 @@ class SinkWriter:
                 written = int(await self._run_blocking(self._write_blocking, decoded))
             except StoreUnavailableError as exc:
                 self.stats.store_retries += 1
+                self.stats.store_failing = True
                 self.stats.last_error = str(exc)
                 log.warning("store unavailable, retrying in %.1fs: %s", delay, exc)
                 await asyncio.sleep(delay)
@@ -180,6 +183,7 @@ class SinkWriter:
                 continue
             self.stats.batches += 1
             self.stats.spans_written += written
+            self.stats.store_failing = False
             return written
 
 
