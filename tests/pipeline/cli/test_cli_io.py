@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from datatracing.model import (
@@ -25,7 +23,7 @@ from datatracing.model import (
     Trace,
 )
 from datatracing.pipeline.audit import SamplingAudit
-from datatracing.pipeline.broker import free_port
+from datatracing.pipeline.bench._serve import serve_in_thread
 from datatracing.pipeline.cli._io import IMPORT_AUDIT, KafkaTarget, export_traces, import_jsonl
 from datatracing.pipeline.config import TopicSettings
 from datatracing.pipeline.query import create_app
@@ -84,19 +82,8 @@ def source(chdb_path: str) -> Iterator[tuple[ClickHouseTraceStore, list[list[Spa
 @pytest.fixture
 def query_url(source: tuple[ClickHouseTraceStore, list[list[Span]]]) -> Iterator[str]:
     """The query service over the source store, served on a free port in a thread."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(source[0]), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(30)
+    with serve_in_thread(create_app(source[0])) as url:
+        yield url
 
 
 def test_export_traces_by_id_from_store_writes_one_model_span_per_line(

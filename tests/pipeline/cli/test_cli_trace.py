@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 from typer.testing import CliRunner
 
 from datatracing.model import Resource, Span, SpanKind, Status, StatusCode
+from datatracing.pipeline.bench._serve import serve_in_thread
 from datatracing.pipeline.broker import free_port
 from datatracing.pipeline.cli import app
 from datatracing.pipeline.query import create_app
@@ -54,17 +53,8 @@ def query_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
     )
     api = create_app(store)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(api, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(30)
+    with serve_in_thread(api) as url:
+        yield url
     store.close()
 
 

@@ -8,17 +8,14 @@ reads fail as an unreachable ClickHouse does (`StoreUnavailableError`).
 
 from __future__ import annotations
 
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 from query_data import DownableStore, Seeded, seed
 
-from datatracing.pipeline.broker import free_port
+from datatracing.pipeline.bench._serve import serve_in_thread
 from datatracing.pipeline.query import create_app
 from datatracing.pipeline.sink import FaultInjectingStore
 from datatracing.pipeline.store import ClickHouseTraceStore, open_store
@@ -56,19 +53,8 @@ def seeded(store: ClickHouseTraceStore) -> Seeded:
 @pytest.fixture
 def base_url(downable: DownableStore, seeded: Seeded) -> Iterator[str]:
     """The query service over the seeded store (through `DownableStore`), on a free port."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(downable), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(30)
+    with serve_in_thread(create_app(downable)) as url:
+        yield url
 
 
 @pytest.fixture

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 from graph_data import OTHER_TRACE_ID, TRACE_ID, make_span, sid
 
 from datatracing.model import SpanKind
-from datatracing.pipeline.broker import free_port
+from datatracing.pipeline.bench._serve import serve_in_thread
 from datatracing.pipeline.query import create_app
 from datatracing.pipeline.store import ClickHouseTraceStore, SpanBatch, open_store
 
@@ -43,19 +41,8 @@ def store(chdb_url: str) -> Iterator[ClickHouseTraceStore]:
 @pytest.fixture
 def client(store: ClickHouseTraceStore) -> Iterator[httpx.Client]:
     """The query service with the graph route over `store`, served on a free port in a thread."""
-    app = create_app(store)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+    with serve_in_thread(create_app(store)) as url, httpx.Client(base_url=url, timeout=30) as http:
         yield http
-    server.should_exit = True
-    thread.join(30)
 
 
 def test_graph_route_stored_trace_answers_the_graph_with_stored_links(

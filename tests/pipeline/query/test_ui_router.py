@@ -10,8 +10,8 @@ from importlib import resources
 import httpx
 import pytest
 from fastapi import FastAPI
-from ui_server import serve
 
+from datatracing.pipeline.bench._serve import serve_in_thread
 from datatracing.pipeline.query import ui_router
 from datatracing.pipeline.query._errors import install_error_handlers
 
@@ -21,7 +21,7 @@ def client() -> Iterator[httpx.Client]:
     app = FastAPI()
     install_error_handlers(app)
     app.include_router(ui_router())
-    with serve(app) as url, httpx.Client(base_url=url) as http:
+    with serve_in_thread(app) as url, httpx.Client(base_url=url) as http:
         yield http
 
 

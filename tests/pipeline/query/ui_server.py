@@ -3,18 +3,15 @@
 
 from __future__ import annotations
 
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import uvicorn
 from fastapi import FastAPI
 from ui_data import batch_trace, checkout_trace, failed_trace, wide_trace
 
 from datatracing.pipeline.audit import SamplingAudit
-from datatracing.pipeline.broker import free_port
+from datatracing.pipeline.bench._serve import serve_in_thread
 from datatracing.pipeline.query import create_app
 from datatracing.pipeline.store import ClickHouseTraceStore, SpanBatch, open_store
 
@@ -34,30 +31,13 @@ def build_app(store: ClickHouseTraceStore) -> FastAPI:
 
 
 @contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "uvicorn did not start within 30 s"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
-
-
-@contextmanager
 def ui_service(chdb_url: str) -> Iterator[str]:
     """The service URL over a fresh database on `chdb_url`, filled with the UI traces."""
     store = open_store(chdb_url, database="ui_" + uuid.uuid4().hex[:10])
     store.migrate()
     try:
         fill(store)
-        with serve(build_app(store)) as url:
+        with serve_in_thread(build_app(store)) as url:
             yield url
     finally:
         store.close()
