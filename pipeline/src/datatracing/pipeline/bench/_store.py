@@ -112,7 +112,7 @@ def generate_messages(spans: int, seed: int = 7) -> Iterator[bytes]:
 
     (Start times drawn at random over the hour would make every batch span the hour, and after
     midnight UTC fall in two day partitions: two parts per table per insert, see
-    docs/performance.md.)
+    schema/README.md.)
     """
     rng = random.Random(seed)
     hour = 3600 * 10**9
