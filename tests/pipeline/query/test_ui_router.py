@@ -12,8 +12,8 @@ import pytest
 from fastapi import FastAPI
 
 from datatracing.pipeline.bench._serve import serve_in_thread
+from datatracing.pipeline.http_errors import install_error_handlers
 from datatracing.pipeline.query import ui_router
-from datatracing.pipeline.query._errors import install_error_handlers
 
 
 @pytest.fixture(scope="module")

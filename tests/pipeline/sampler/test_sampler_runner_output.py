@@ -8,8 +8,8 @@ from confluent_kafka import KafkaError, KafkaException
 from runner_support import Reader, settings_for
 from sampler_data import span, trace_id
 
-from datatracing.pipeline.audit import KafkaHeaders, SamplingAudit
-from datatracing.pipeline.broker import kafka_producer, read_source
+from datatracing.pipeline.audit import SamplingAudit
+from datatracing.pipeline.broker import KafkaHeaders, kafka_producer, read_source
 from datatracing.pipeline.config import Settings, TopicSettings
 from datatracing.pipeline.sampler._agent import SamplerRunner
 from datatracing.pipeline.sampler.policies import default_policy

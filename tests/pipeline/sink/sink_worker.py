@@ -13,19 +13,19 @@ from pathlib import Path
 import faust
 
 from datatracing.pipeline.config import load_settings
-from datatracing.pipeline.runtime import _workers
+from datatracing.pipeline.runtime import workers
 from datatracing.pipeline.sink import FaultInjectingStore
 from datatracing.pipeline.store import open_store
 
 
 def main() -> None:
     settings = load_settings(Path(sys.argv[1]))
-    _workers.SINK_APP_ID = sys.argv[4]  # a consumer group of its own
+    workers.SINK_APP_ID = sys.argv[4]  # a consumer group of its own
     store = open_store(settings.store_url, retention_days=settings.store.retention_days)
     store.migrate()
     faulty = FaultInjectingStore(store, status_file=Path(sys.argv[2]))
     faulty.fail_from_next_insert(float(sys.argv[3]))
-    app, _ = _workers.build_store_app(settings, faulty, with_query=False)
+    app, _ = workers.build_store_app(settings, faulty, with_query=False)
     try:
         faust.Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()
     finally:

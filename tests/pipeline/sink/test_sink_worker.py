@@ -21,7 +21,7 @@ from sink_support import (
 )
 
 from datatracing.pipeline.config import TopicSettings
-from datatracing.pipeline.runtime._workers import SINK_APP_ID
+from datatracing.pipeline.runtime.workers import SINK_APP_ID
 from datatracing.pipeline.store import open_store
 
 pytestmark = pytest.mark.slow

@@ -7,19 +7,18 @@ re-weight counts by `sample_rate`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from datatracing.pipeline.config import DEFAULT_TENANT
+
+if TYPE_CHECKING:  # types only: the store imports this module and needs no Kafka client
+    from datatracing.pipeline.broker import Headers, KafkaHeaders
 
 HEADER_POLICY = "dt-policy"
 HEADER_POLICY_VERSION = "dt-policy-version"
 HEADER_SAMPLE_RATE = "dt-sample-rate"
 HEADER_TENANT = "dt-tenant"
-
-DEFAULT_TENANT = "default"
-
-Headers = Sequence[tuple[str, bytes | None]]
-#: Headers as confluent-kafka's producer takes them.
-KafkaHeaders = list[tuple[str, str | bytes | None]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""Kafka plumbing: the embedded broker, topic administration, producers and the dead-letter topic."""
+"""Kafka plumbing: the embedded broker, topic administration, producers, the Faust app factory the
+workers share, record header types and the dead-letter topic."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ from datatracing.pipeline.broker._deadletter import (
     source_headers,
 )
 from datatracing.pipeline.broker._embedded import EmbeddedBroker, free_port, tansu_binary, wait_for_port
+from datatracing.pipeline.broker._faust import make_faust_app, raw_topic
+from datatracing.pipeline.broker._headers import Headers, KafkaHeaders
 
 __all__ = [
     "DEAD_LETTER_PREFIX_BYTES",
@@ -44,6 +47,8 @@ __all__ = [
     "HEADER_SOURCE_TOPIC",
     "HEADER_STAGE",
     "EmbeddedBroker",
+    "Headers",
+    "KafkaHeaders",
     "SourceRef",
     "bounded_payload",
     "check_topic_sizes",
@@ -54,10 +59,12 @@ __all__ = [
     "ensure_topics",
     "free_port",
     "kafka_producer",
+    "make_faust_app",
     "make_producer",
     "make_reader",
     "parse_dead_letter_key",
     "producer_config",
+    "raw_topic",
     "read_source",
     "source_headers",
     "tansu_binary",

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from datatracing.pipeline.audit import KafkaHeaders
+from datatracing.pipeline.broker._headers import KafkaHeaders
 
 HEADER_ERROR = "dt-error"
 HEADER_ERROR_CLASS = "dt-error-class"

@@ -49,7 +49,7 @@ def _setup_logging(level: str) -> None:
 
 
 def _query_url(settings: Settings, explicit: str | None) -> str:
-    from datatracing.pipeline.runtime._stack import read_state
+    from datatracing.pipeline.runtime import read_state
 
     if explicit:
         return explicit.rstrip("/")
@@ -71,7 +71,7 @@ def up(
     detach: Annotated[bool, typer.Option(help="Start in the background and return once ready.")] = False,
 ) -> None:
     """Start the embedded stack: broker, sampler worker, store worker with the query API."""
-    from datatracing.pipeline.runtime._stack import Stack, read_state
+    from datatracing.pipeline.runtime import Stack, read_state
 
     overrides: dict[str, Any] = {"data_dir": data_dir, "policy_file": policy}
     if query_port is not None:
@@ -121,7 +121,7 @@ def up(
 @app.command()
 def down(config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
     """Stop the stack started by `up --detach`."""
-    from datatracing.pipeline.runtime._stack import read_state
+    from datatracing.pipeline.runtime import read_state
 
     settings = settings_from(config, data_dir=data_dir)
     state = read_state(settings.data_dir)
@@ -141,7 +141,7 @@ def worker(
     config: ConfigOpt = None,
 ) -> None:
     """Run one worker process (settings from the environment and --config)."""
-    from datatracing.pipeline.runtime._workers import run_sampler_worker, run_store_worker
+    from datatracing.pipeline.runtime.workers import run_sampler_worker, run_store_worker
 
     settings = settings_from(config)
     if role not in ("sampler", "store", "sink"):
@@ -245,7 +245,7 @@ def demo(
 ) -> None:
     """Emit realistic pipeline traffic through the SDK, wait until it is queryable, print a summary."""
     from datatracing.pipeline.cli._demo import run_demo
-    from datatracing.pipeline.runtime._stack import read_state
+    from datatracing.pipeline.runtime import read_state
 
     settings = settings_from(config, data_dir=data_dir)
     state = read_state(settings.data_dir)
@@ -315,7 +315,7 @@ def import_cmd(
 ) -> None:
     """Import JSONL spans through the `sampled-spans` topic (the store worker writes them)."""
     from datatracing.pipeline.cli._io import KafkaTarget, import_jsonl
-    from datatracing.pipeline.runtime._stack import read_state
+    from datatracing.pipeline.runtime import read_state
 
     settings = settings_from(config, data_dir=data_dir)
     state = read_state(settings.data_dir)
@@ -350,9 +350,8 @@ def sampler_replay(
     from rich.console import Console
     from rich.table import Table
 
-    from datatracing.pipeline.runtime._stack import read_state
-    from datatracing.pipeline.sampler import load_policy_file
-    from datatracing.pipeline.sampler._replay import replay
+    from datatracing.pipeline.runtime import read_state
+    from datatracing.pipeline.sampler import load_policy_file, replay
 
     settings = settings_from(config, data_dir=data_dir)
     state = read_state(settings.data_dir)

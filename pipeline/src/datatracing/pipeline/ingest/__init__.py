@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+from datatracing.pipeline.config import IngestSettings
 from datatracing.pipeline.ingest._app import ApiKeyCheck, create_ingest_app
 from datatracing.pipeline.ingest._connections import ClientStats
 from datatracing.pipeline.ingest._errors import BrokerSaturatedError, UnauthorizedError
@@ -29,7 +30,6 @@ from datatracing.pipeline.ingest._server import (
     make_ingest_producer,
     run_ingest,
 )
-from datatracing.pipeline.ingest._settings import IngestSettings
 from datatracing.pipeline.ingest._split import TraceMessage, invalid_span_reason, split_by_trace
 
 __all__ = [

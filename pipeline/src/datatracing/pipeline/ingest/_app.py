@@ -36,6 +36,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.requests import ClientDisconnect
 
 from datatracing.errors import InvalidDataError
+from datatracing.pipeline.config import IngestSettings
+from datatracing.pipeline.http_errors import ApiError, install_error_handlers
 from datatracing.pipeline.ingest._connections import ClientStats
 from datatracing.pipeline.ingest._errors import BrokerSaturatedError, UnauthorizedError
 from datatracing.pipeline.ingest._http import (
@@ -50,9 +52,7 @@ from datatracing.pipeline.ingest._http import (
 from datatracing.pipeline.ingest._metrics import metrics_text
 from datatracing.pipeline.ingest._otlpjson import Rejections, parse_otlp_json
 from datatracing.pipeline.ingest._publish import IngestStats, KafkaPublisher, ProducerPort
-from datatracing.pipeline.ingest._settings import IngestSettings
 from datatracing.pipeline.ingest._split import TraceMessage, split_by_trace
-from datatracing.pipeline.query._errors import ApiError, install_error_handlers
 from datatracing.wire import parse_request
 
 __all__ = ["ApiKeyCheck", "create_ingest_app"]

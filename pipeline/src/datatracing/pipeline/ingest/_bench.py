@@ -20,7 +20,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 from datatracing.errors import TransientError
-from datatracing.pipeline.ingest._settings import IngestSettings
+from datatracing.pipeline.config import IngestSettings
 
 __all__ = ["bench_payloads", "run_ingest_bench"]
 

@@ -45,8 +45,8 @@ from typing import Any, ClassVar, Literal
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from datatracing.pipeline.config import IngestSettings
 from datatracing.pipeline.ingest._http import RequestRejected, encoding_of, raw_error_response
-from datatracing.pipeline.ingest._settings import IngestSettings
 
 __all__ = ["ClientStats", "gateway_protocol"]
 

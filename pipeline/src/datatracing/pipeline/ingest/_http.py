@@ -23,7 +23,7 @@ from fastapi.responses import Response
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from datatracing.pipeline.query._errors import envelope
+from datatracing.pipeline.http_errors import envelope
 from datatracing.wire import CONTENT_TYPE_OTLP_JSON, CONTENT_TYPE_OTLP_PROTO
 
 __all__ = [

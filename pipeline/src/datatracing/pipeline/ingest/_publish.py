@@ -22,8 +22,8 @@ from typing import Any, Protocol
 
 from confluent_kafka import KafkaException
 
+from datatracing.pipeline.config import IngestSettings
 from datatracing.pipeline.ingest._errors import BrokerSaturatedError
-from datatracing.pipeline.ingest._settings import IngestSettings
 from datatracing.pipeline.ingest._split import TraceMessage
 from datatracing.wire import CONTENT_TYPE_HEADER, CONTENT_TYPE_OTLP_PROTO
 

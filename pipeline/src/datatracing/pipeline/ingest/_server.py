@@ -11,9 +11,9 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from datatracing.pipeline.config import IngestSettings
 from datatracing.pipeline.ingest._app import ApiKeyCheck, create_ingest_app
 from datatracing.pipeline.ingest._connections import gateway_protocol
-from datatracing.pipeline.ingest._settings import IngestSettings
 
 if TYPE_CHECKING:
     import uvicorn

@@ -3,8 +3,8 @@ one trace's graph, the Jaeger- and Tempo-compatible routers and the web UI."""
 
 from __future__ import annotations
 
+from datatracing.pipeline.http_errors import ApiError
 from datatracing.pipeline.query._app import create_app
-from datatracing.pipeline.query._errors import ApiError
 from datatracing.pipeline.query._graph import linked_trace_ids, trace_graph
 from datatracing.pipeline.query._graph_api import graph_router
 from datatracing.pipeline.query._graph_model import (

@@ -18,7 +18,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from datatracing.pipeline.query._errors import install_error_handlers
+from datatracing.pipeline.http_errors import install_error_handlers
 from datatracing.pipeline.query._graph_api import graph_router
 from datatracing.pipeline.query._jaeger_api import jaeger_router
 from datatracing.pipeline.query._openapi import service_document

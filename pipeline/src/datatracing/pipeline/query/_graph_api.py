@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response
 
-from datatracing.pipeline.query._errors import ApiError
+from datatracing.pipeline.http_errors import ApiError
 from datatracing.pipeline.query._graph import linked_trace_ids, trace_graph
 from datatracing.pipeline.query._params import path_trace_id
 from datatracing.pipeline.query._v1_models import TraceGraphBody, error_responses

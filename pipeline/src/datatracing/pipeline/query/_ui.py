@@ -19,7 +19,7 @@ from importlib import resources
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from datatracing.pipeline.query._errors import ApiError
+from datatracing.pipeline.http_errors import ApiError
 
 _TYPES = {
     ".html": "text/html; charset=utf-8",

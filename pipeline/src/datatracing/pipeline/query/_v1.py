@@ -21,7 +21,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from pydantic import StringConstraints, WithJsonSchema
 
-from datatracing.pipeline.query._errors import ApiError
+from datatracing.pipeline.http_errors import ApiError
 from datatracing.pipeline.query._params import path_trace_id
 from datatracing.pipeline.query._v1_models import (
     DependenciesBody,

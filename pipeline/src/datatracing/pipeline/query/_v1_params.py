@@ -19,7 +19,7 @@ from fastapi import Request
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 
-from datatracing.pipeline.query._errors import ApiError
+from datatracing.pipeline.http_errors import ApiError
 from datatracing.pipeline.store import TraceQuery
 
 __all__ = [

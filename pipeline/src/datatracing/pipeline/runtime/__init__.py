@@ -1,1 +1,11 @@
-"""Process runtime: Faust app factory, the worker processes and the `datatracing up` supervisor."""
+"""Process runtime: the `datatracing up` supervisor (`Stack`) and the worker processes.
+
+The worker processes are in the public module `workers`, not re-exported here: importing it loads
+Faust, the query service and the store, which the CLI's other commands do not need.
+"""
+
+from __future__ import annotations
+
+from datatracing.pipeline.runtime._stack import Stack, StackState, read_state, state_path, wait_healthy
+
+__all__ = ["Stack", "StackState", "read_state", "state_path", "wait_healthy"]

@@ -28,15 +28,16 @@ from typing import cast
 
 from confluent_kafka import KafkaException, Message, Producer
 
-from datatracing.pipeline.audit import KafkaHeaders, SamplingAudit
+from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.broker import (
     HEADER_STAGE,
+    KafkaHeaders,
     bounded_payload,
     dead_letter_headers,
     dead_letter_key,
     source_headers,
 )
-from datatracing.pipeline.config import Settings
+from datatracing.pipeline.config import SamplerSettings, Settings
 from datatracing.pipeline.errors import BrokerUnavailableError
 from datatracing.pipeline.sampler._decisions import DecisionCache, encode_decision
 from datatracing.pipeline.sampler._delivery import DeliveryTracker
@@ -51,7 +52,6 @@ from datatracing.pipeline.sampler._quarantine import (
 )
 from datatracing.pipeline.sampler._restore import restore_decisions
 from datatracing.pipeline.sampler._results import AddResult, Decided, Quarantined
-from datatracing.pipeline.sampler._settings import SamplerSettings
 from datatracing.pipeline.sampler.policies import CompiledPolicy
 from datatracing.wire import CONTENT_TYPE_HEADER, CONTENT_TYPE_OTLP_PROTO, trace_key
 

@@ -17,8 +17,8 @@ from typing import Any
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1 import trace_pb2
 
+from datatracing.pipeline.config import SamplerSettings
 from datatracing.pipeline.sampler._engine import PartitionEngine
-from datatracing.pipeline.sampler._settings import SamplerSettings
 from datatracing.pipeline.sampler.policies import CompiledPolicy, load_policy
 
 __all__ = ["BENCH_POLICY", "bench_messages", "measure_buffer_bytes_per_span", "run_engine_bench"]

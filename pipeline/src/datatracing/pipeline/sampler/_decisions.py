@@ -24,7 +24,8 @@ from typing import Protocol
 from google.protobuf.message import DecodeError
 
 from datatracing.errors import InvalidDataError
-from datatracing.pipeline.audit import DEFAULT_TENANT, SamplingAudit
+from datatracing.pipeline.audit import SamplingAudit
+from datatracing.pipeline.config import DEFAULT_TENANT
 from datatracing.pipeline.proto.v1.sampling_pb2 import SamplingDecision
 
 __all__ = [

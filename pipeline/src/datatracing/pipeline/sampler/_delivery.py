@@ -20,7 +20,7 @@ from typing import Any
 
 from confluent_kafka import KafkaException, Producer
 
-from datatracing.pipeline.audit import KafkaHeaders
+from datatracing.pipeline.broker import KafkaHeaders
 
 log = logging.getLogger(__name__)
 

@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from datatracing.pipeline.audit import HEADER_TENANT
+from datatracing.pipeline.config import SamplerSettings
 from datatracing.pipeline.sampler._buffer import Buffer, TraceBuffer
 from datatracing.pipeline.sampler._decisions import DecisionCache, intern_audit
 from datatracing.pipeline.sampler._decode import content_type_of, split_message
@@ -34,7 +35,6 @@ from datatracing.pipeline.sampler._results import (
     Late,
     Quarantined,
 )
-from datatracing.pipeline.sampler._settings import SamplerSettings
 from datatracing.pipeline.sampler.policies import CompiledPolicy
 from datatracing.wire import CONTENT_TYPE_HEADER
 

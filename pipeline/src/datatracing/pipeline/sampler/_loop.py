@@ -5,7 +5,7 @@ conductor, stream and ack machinery, and a no-op agent here stops at 4.9k-6.5k m
 spans/s at the bench's 13.8 spans per message) before any sampling work. The loop takes up to
 `batch_max` messages per `consume()` call and runs the engines synchronously, so the per-message cost
 is librdkafka's plus the engine's. The Faust app still hosts the worker (lifecycle, signals, the
-metrics web server); see `_app`.
+metrics web server); see `worker`.
 
 Offsets are committed by hand, only up to what `SamplerRunner.committable` releases (every trace
 before it decided, its output acknowledged). On a revoke the loop delivers what is in flight and

@@ -1,4 +1,4 @@
-"""Faust application factory shared by the sampler and sink workers.
+"""Faust application factory shared by the sampler and store workers.
 
 Payloads stay raw bytes (`value_serializer="raw"`): we decode OTLP ourselves, once, where needed.
 """

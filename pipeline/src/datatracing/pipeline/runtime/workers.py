@@ -1,5 +1,8 @@
 """The two worker processes of the pipeline.
 
+A public module that `datatracing.pipeline.runtime` does not re-export: importing it loads Faust, the
+query service and the store, which only a worker process needs.
+
 - The sampler worker (`run_sampler_worker`): spans topic → tail sampler → `sampled-spans`. Scale it
   out by running more of them: Kafka partitions by trace id give each one whole traces.
 - The store worker (`run_store_worker`): `sampled-spans` → sink → ClickHouse, and optionally the query
@@ -15,10 +18,9 @@ from typing import Any
 import faust
 from faust.contrib.asgi import serve_asgi
 
-from datatracing.pipeline.broker import ensure_pipeline_topics, kafka_producer
+from datatracing.pipeline.broker import ensure_pipeline_topics, kafka_producer, make_faust_app, raw_topic
 from datatracing.pipeline.config import Settings
 from datatracing.pipeline.query import create_app
-from datatracing.pipeline.runtime._faust import make_faust_app, raw_topic
 from datatracing.pipeline.sink import SinkWriter, install_sink_agent, sink_metrics_app
 from datatracing.pipeline.store import TraceStore, open_store
 
@@ -69,7 +71,7 @@ def run_store_worker(settings: Settings, *, with_query: bool = True) -> None:
 
 def run_sampler_worker(settings: Settings) -> None:
     """Run the tail sampler until stopped."""
-    from datatracing.pipeline.sampler._app import build_sampler_app
+    from datatracing.pipeline.sampler.worker import build_sampler_app
 
     ensure_pipeline_topics(settings.kafka, settings.topics)
     app = build_sampler_app(settings)

@@ -1,5 +1,9 @@
 """The sampler worker's Faust app: spans topic → `SpanConsumerLoop` → `SamplerRunner` → sampled-spans
-and decisions."""
+and decisions.
+
+A public module that `datatracing.pipeline.sampler` does not re-export: importing it loads Faust, which
+only the worker process needs.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,11 @@ import faust
 from faust.contrib.asgi import serve_asgi
 from mode import Service
 
-from datatracing.pipeline.broker import consumer_config, kafka_producer
-from datatracing.pipeline.config import Settings
-from datatracing.pipeline.runtime._faust import make_faust_app
+from datatracing.pipeline.broker import consumer_config, kafka_producer, make_faust_app
+from datatracing.pipeline.config import SamplerSettings, Settings
 from datatracing.pipeline.sampler._agent import SamplerRunner
 from datatracing.pipeline.sampler._loop import SpanConsumerLoop
 from datatracing.pipeline.sampler._metrics import metrics_app
-from datatracing.pipeline.sampler._settings import SamplerSettings
 from datatracing.pipeline.sampler.policies import CompiledPolicy, default_policy, load_policy_file
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,7 @@
 """The JSON error envelope and the mapping from exceptions to HTTP status codes.
 
+Shared by the HTTP services (the query API and the ingest gateway), so it sits below both.
+
 Every error answer has the same shape: `{"error": {"code": "...", "message": "...", "details": [...]}}`.
 Bad input is a 4xx; a store that is down is a 503 with `Retry-After`; nothing valid gives a 500.
 """
@@ -18,6 +20,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from datatracing.errors import InvalidDataError, UsageError
 from datatracing.pipeline.errors import StoreUnavailableError
+
+__all__ = ["ApiError", "envelope", "install_error_handlers"]
 
 log = logging.getLogger(__name__)
 
