@@ -18,7 +18,7 @@ from datatracing.pipeline.bench._kafka import bench_topics, produce_all, raw_cop
 from datatracing.pipeline.bench._traffic import synthetic_traces
 from datatracing.pipeline.broker import EmbeddedBroker, free_port
 from datatracing.pipeline.config import KafkaSettings, QuerySettings, Settings, WorkerSettings
-from datatracing.pipeline.runtime._stack import Stack
+from datatracing.pipeline.runtime import Stack
 from datatracing.pipeline.sampler import SamplerSettings
 from datatracing.wire import encode_spans, trace_key
 
