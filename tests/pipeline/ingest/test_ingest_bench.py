@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from datatracing.pipeline.ingest._bench import bench_payloads, run_ingest_bench
+from datatracing.pipeline.bench._ingest import bench_payloads, run_ingest_bench
 from datatracing.wire import parse_request
 
 

@@ -12,10 +12,10 @@ import yaml
 from worker_support import Workload
 
 from datatracing.pipeline.audit import SamplingAudit
+from datatracing.pipeline.bench._engine import BENCH_POLICY
 from datatracing.pipeline.broker import make_producer
 from datatracing.pipeline.config import KafkaSettings, Settings, TopicSettings
 from datatracing.pipeline.sampler import Decision, encode_decision
-from datatracing.pipeline.sampler._bench import BENCH_POLICY
 from datatracing.pipeline.sampler._replay import replay
 from datatracing.pipeline.sampler.policies import load_policy
 from datatracing.wire import trace_key

@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from datatracing.pipeline.bench._engine import run_engine_bench
 from datatracing.pipeline.sampler import policies
-from datatracing.pipeline.sampler._bench import run_engine_bench
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import yaml
 from confluent_kafka import Consumer, TopicPartition
 
+from datatracing.pipeline.bench._engine import BENCH_POLICY, bench_messages
 from datatracing.pipeline.broker import free_port, make_producer
 from datatracing.pipeline.config import TopicSettings
 from datatracing.pipeline.runtime._stack import wait_healthy
 from datatracing.pipeline.sampler import PartitionEngine, SamplerSettings, decode_decision
-from datatracing.pipeline.sampler._bench import BENCH_POLICY, bench_messages
 from datatracing.pipeline.sampler.policies import load_policy
 from datatracing.wire import decode_spans, parse_request, trace_key
 

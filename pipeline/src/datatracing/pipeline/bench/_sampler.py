@@ -17,12 +17,12 @@ from pathlib import Path
 
 import httpx
 
+from datatracing.pipeline.bench._engine import BENCH_POLICY, bench_messages, measure_buffer_bytes_per_span
 from datatracing.pipeline.bench._kafka import bench_topics, produce_all, raw_copy_rate
 from datatracing.pipeline.broker import EmbeddedBroker, free_port
 from datatracing.pipeline.config import KafkaSettings, QuerySettings, Settings, WorkerSettings
 from datatracing.pipeline.runtime import Stack
 from datatracing.pipeline.sampler import SamplerSettings
-from datatracing.pipeline.sampler._bench import BENCH_POLICY, bench_messages, measure_buffer_bytes_per_span
 from datatracing.wire import parse_request, trace_key
 
 _SAMPLE = re.compile(r"^(\w+)(\{[^}]*\})? ([0-9.e+-]+)$")

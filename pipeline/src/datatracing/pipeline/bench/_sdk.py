@@ -12,8 +12,8 @@ from __future__ import annotations
 import resource
 import time
 
+from datatracing.pipeline.bench._ingest import run_ingest_bench
 from datatracing.pipeline.broker import EmbeddedBroker, free_port
-from datatracing.pipeline.ingest._bench import run_ingest_bench
 from datatracing.sdk import BatchSpanProcessor, KafkaSpanExporter, TracerProvider
 from datatracing.sdk._bench import run_sdk_bench
 

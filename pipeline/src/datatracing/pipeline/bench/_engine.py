@@ -18,7 +18,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 from datatracing.pipeline.config import SamplerSettings
-from datatracing.pipeline.sampler._engine import PartitionEngine
+from datatracing.pipeline.sampler import PartitionEngine
 from datatracing.pipeline.sampler.policies import CompiledPolicy, load_policy
 
 __all__ = ["BENCH_POLICY", "bench_messages", "measure_buffer_bytes_per_span", "run_engine_bench"]

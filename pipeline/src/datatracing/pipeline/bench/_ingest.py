@@ -117,8 +117,7 @@ def run_ingest_bench(quick: bool, bootstrap_servers: str) -> dict[str, float]:
     from confluent_kafka.cimpl import NewTopic
 
     from datatracing.pipeline.broker import ensure_topics, free_port
-    from datatracing.pipeline.ingest._app import create_ingest_app
-    from datatracing.pipeline.ingest._server import ingest_server_config, make_ingest_producer
+    from datatracing.pipeline.ingest import create_ingest_app, ingest_server_config, make_ingest_producer
 
     total, connections = (2_000, 4) if quick else (20_000, 8)
     topic = f"ingest-bench-{uuid.uuid4().hex[:8]}"
