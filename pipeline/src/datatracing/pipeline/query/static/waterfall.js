@@ -122,11 +122,18 @@ export class Waterfall {
       }
     }
     const links = this.model.linkCount.get(node.span_id);
-    const durLeft = left + width > 80 ? `right:${(100 - left).toFixed(3)}%` : `left:${(left + width).toFixed(3)}%`;
+    // The duration goes after the bar, else before it, else (a bar across the whole ruler) inside it:
+    // never out over the name column.
+    const durPlace =
+      left + width <= 80
+        ? ["dur", `left:${(left + width).toFixed(3)}%`]
+        : left >= 12
+          ? ["dur", `right:${(100 - left).toFixed(3)}%`]
+          : ["dur in", `left:${left.toFixed(3)}%`];
     const hidden = hasChildren && this.collapsed.has(i) ? ` <span class="hidden-n">+${this.subtreeEnd[i] - i - 1}</span>` : "";
     return `<div class="${classes.join(" ")}" data-i="${i}" style="top:${row * ROW_H}px">
       <div class="name" style="padding-left:${indent}px" title="${esc(node.service)}: ${esc(node.name)}"><span class="tg">${toggle}</span><span class="svc" style="--c:${color}">${esc(node.service)}</span> ${esc(node.name)}${hidden}${node.orphan ? ` <span class="badge">orphan</span>` : ""}${links ? ` <span class="lk" title="${links} link(s)">⇢${links}</span>` : ""}</div>
-      <div class="tl"><i class="bar" style="left:${left.toFixed(3)}%;width:${width.toFixed(3)}%;--c:${color}"></i>${critical}<span class="dur" style="${durLeft}">${fmtDuration(node.duration_ns)}</span></div>
+      <div class="tl"><i class="bar" style="left:${left.toFixed(3)}%;width:${width.toFixed(3)}%;--c:${color}"></i>${critical}<span class="${durPlace[0]}" style="${durPlace[1]}">${fmtDuration(node.duration_ns)}</span></div>
     </div>`;
   }
 
