@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import httpx
-import uvicorn
 from confluent_kafka import Consumer, TopicPartition
 from fastapi import FastAPI
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from datatracing.model import InstrumentationScope, Resource, Span
+from datatracing.pipeline.bench._serve import serve_config_in_thread
 from datatracing.pipeline.broker import free_port
 from datatracing.pipeline.ingest import IngestSettings, ingest_server_config
 from datatracing.wire import spans_to_request
@@ -105,21 +104,9 @@ def uvicorn_server(
 ) -> Iterator[str]:
     """Serve `app` as `datatracing ingest` does (`ingest_server_config`, connections keeping
     `settings`' deadlines and bound) on a free loopback port in a thread; yields the base URL."""
-    port = free_port()
-    config = ingest_server_config(app, settings or IngestSettings(), port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="ingest-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + timeout_s
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout_s)
+    config = ingest_server_config(app, settings or IngestSettings(), port=free_port(), log_level="warning")
+    with serve_config_in_thread(config, timeout_s) as url:
+        yield url
 
 
 def decoded(received: Received) -> ExportTraceServiceRequest:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
-import threading
 import time
 import uuid
 from typing import Any
@@ -20,6 +19,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 from datatracing.errors import TransientError
+from datatracing.pipeline.bench._serve import serve_config_in_thread
 from datatracing.pipeline.config import IngestSettings
 
 __all__ = ["bench_payloads", "run_ingest_bench"]
@@ -113,7 +113,6 @@ def _client_main(port: int, payloads: list[bytes], total: int, connections: int,
 
 def run_ingest_bench(quick: bool, bootstrap_servers: str) -> dict[str, float]:
     """Measure requests/s and spans/s through the gateway to a real broker (loopback only)."""
-    import uvicorn
     from confluent_kafka.cimpl import NewTopic
 
     from datatracing.pipeline.broker import ensure_topics, free_port
@@ -126,26 +125,16 @@ def run_ingest_bench(quick: bool, bootstrap_servers: str) -> dict[str, float]:
     producer = make_ingest_producer(settings, bootstrap_servers)
     app = create_ingest_app(producer, topic, settings)
     port = free_port()
-    server = uvicorn.Server(ingest_server_config(app, settings, port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="ingest-bench-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise TransientError("the bench's ingest server did not start")
-        time.sleep(0.01)
     context = multiprocessing.get_context("spawn")
     results: Any = context.Queue()
     client = context.Process(
         target=_client_main, args=(port, bench_payloads(64), total, connections, results), daemon=True
     )
-    try:
+    config = ingest_server_config(app, settings, port=port, log_level="warning")
+    with serve_config_in_thread(config, timeout_s=60):  # the shutdown flushes the producer
         client.start()
         elapsed, failures, answered, p50, p99 = results.get(timeout=300)
         client.join(30)
-    finally:
-        server.should_exit = True
-        thread.join(60)  # shutdown flushes the producer
     stats = app.state.ingest_stats
     spans = answered * _TRACES_PER_REQUEST * _SPANS_PER_TRACE
     if failures or stats.deliveries_failed or stats.deliveries_ok != stats.messages_produced:

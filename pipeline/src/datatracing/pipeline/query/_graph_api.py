@@ -8,14 +8,13 @@ envelope. Whether the traces that links point to are stored is asked of the stor
 from __future__ import annotations
 
 import json
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from datatracing.pipeline.http_errors import ApiError
 from datatracing.pipeline.query._graph import linked_trace_ids, trace_graph
-from datatracing.pipeline.query._params import path_trace_id
+from datatracing.pipeline.query._params import TraceIdPath, path_trace_id
 from datatracing.pipeline.query._v1_models import TraceGraphBody, error_responses
 from datatracing.pipeline.query._v1_params import reject_unknown_parameters
 from datatracing.pipeline.store import TraceStore
@@ -26,12 +25,7 @@ _ID_CHUNK = 1000
 
 
 def graph_router(store: TraceStore) -> APIRouter:
-    """The graph route over `store`; mount it with `app.include_router(graph_router(store))`.
-
-    Example:
-        >>> app = create_app(store)  # doctest: +SKIP
-        >>> app.include_router(graph_router(store))  # doctest: +SKIP
-    """
+    """The graph route over `store` (`create_app` mounts it)."""
     router = APIRouter(dependencies=[Depends(reject_unknown_parameters)], tags=["v1"])
 
     @router.get(
@@ -40,10 +34,7 @@ def graph_router(store: TraceStore) -> APIRouter:
         responses={200: {"model": TraceGraphBody}, **error_responses(400, 404, 503)},
     )
     def get_trace_graph(
-        trace_id: Annotated[
-            str,
-            Path(pattern="^[0-9a-fA-F]{1,32}$", description="1-32 hex digits (64-bit ids are left-padded)."),
-        ],
+        trace_id: TraceIdPath,
     ) -> Response:
         """The trace as a graph, with its critical path and per-service summary."""
         normalized = path_trace_id(trace_id)

@@ -8,8 +8,11 @@ check ids with a path pattern (documented in the OpenAPI document) and use `path
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
-__all__ = ["ParamError", "parse_trace_id", "path_trace_id"]
+from fastapi import Path
+
+__all__ = ["ParamError", "TraceIdPath", "parse_trace_id", "path_trace_id"]
 
 _HEX = re.compile(r"^[0-9a-fA-F]{1,32}$")
 
@@ -27,6 +30,12 @@ def parse_trace_id(raw: str, name: str, *, prefix: str = "") -> str:
     if not _HEX.match(raw) or int(raw, 16) == 0:
         raise ParamError(f"{prefix}{name}: {raw[:64]!r} is not 1-32 hex characters, non-zero")
     return raw.lower().rjust(32, "0")
+
+
+#: A `/v1` path trace id, checked and documented (OpenAPI) by its pattern.
+TraceIdPath = Annotated[
+    str, Path(pattern="^[0-9a-fA-F]{1,32}$", description="1-32 hex digits (64-bit ids are left-padded).")
+]
 
 
 def path_trace_id(raw: str) -> str | None:

@@ -17,12 +17,12 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import StringConstraints, WithJsonSchema
 
 from datatracing.pipeline.http_errors import ApiError
-from datatracing.pipeline.query._params import path_trace_id
+from datatracing.pipeline.query._params import TraceIdPath, path_trace_id
 from datatracing.pipeline.query._v1_models import (
     DependenciesBody,
     OperationsBody,
@@ -93,10 +93,7 @@ def v1_router(store: TraceStore, *, max_limit: int = 1000) -> APIRouter:
         responses={200: {"model": TraceBody}, **error_responses(400, 404, 503)},
     )
     def get_trace(
-        trace_id: Annotated[
-            str,
-            Path(pattern="^[0-9a-fA-F]{1,32}$", description="1-32 hex digits (64-bit ids are left-padded)."),
-        ],
+        trace_id: TraceIdPath,
     ) -> Response:
         """One trace with all its spans, and the sampling audit of it."""
         normalized = path_trace_id(trace_id)
