@@ -6,6 +6,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -78,3 +79,57 @@ def parse_dockerfile(path: Path = DOCKERFILE) -> list[Stage]:
         elif instruction == "WORKDIR":
             stage.workdir = args
     return stages
+
+
+# TODO(merge): settings other helpers are adding right now (auth keys, the workers' bind address,
+# Kafka security); remove this list once they are fields of `Settings`.
+PENDING_SETTINGS = frozenset(
+    {
+        "auth.enabled",
+        "auth.keys_file",
+        "worker.host",
+        "kafka.security.protocol",
+        "kafka.security.sasl_mechanism",
+        "kafka.security.sasl_username",
+        "kafka.security.sasl_password",
+        "kafka.security.ssl_ca_location",
+    }
+)
+
+
+def settings_env_problems(env: dict[str, str]) -> list[str]:
+    """What is wrong with these `DATATRACING_*` variables: names that are no `Settings` field, and
+    values `Settings` rejects (an empty list when all are fine)."""
+    from pydantic import BaseModel
+
+    from datatracing.pipeline.config import Settings
+
+    problems: list[str] = []
+    nested: dict[str, Any] = {}
+    for name, value in sorted(env.items()):
+        path = name.removeprefix("DATATRACING_").lower().split("__")
+        dotted = ".".join(path)
+        if dotted in PENDING_SETTINGS or any(dotted.startswith(p + ".") for p in PENDING_SETTINGS):
+            continue
+        model: type[BaseModel] | None = Settings
+        for i, part in enumerate(path):
+            if model is None or part not in model.model_fields:
+                problems.append(f"{name}: no setting {dotted}")
+                break
+            annotation = model.model_fields[part].annotation
+            last = i == len(path) - 1
+            model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+            if last:
+                if model is not None:
+                    problems.append(f"{name}: {dotted} is a section, not a field")
+                else:
+                    target = nested
+                    for key in path[:-1]:
+                        target = target.setdefault(key, {})
+                    target[path[-1]] = value
+    if not problems:
+        try:
+            Settings.model_validate(nested)
+        except ValueError as exc:
+            problems.append(f"invalid values: {exc}")
+    return problems
