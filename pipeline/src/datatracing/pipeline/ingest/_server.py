@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import uvicorn
     from fastapi import FastAPI
 
-    from datatracing.pipeline.config import KafkaSettings, TopicSettings
+    from datatracing.pipeline.config import KafkaSecuritySettings, KafkaSettings, TopicSettings
 
 __all__ = ["ingest_producer_config", "ingest_server_config", "make_ingest_producer", "run_ingest"]
 
@@ -35,10 +35,11 @@ def ingest_producer_config(
     extra: Mapping[str, object] | None = None,
     *,
     max_message_bytes: int | None = None,
+    security: KafkaSecuritySettings | None = None,
 ) -> dict[str, object]:
-    """librdkafka settings of the gateway's producer: the project's (murmur2 partitioner, a
-    `message.max.bytes` carrying any message of the size contract `max_message_bytes`, by default
-    the project's), the bounded queue from `settings`, then `extra` (security, compression...) on top."""
+    """librdkafka settings of the gateway's producer: the project's (the `security` block, murmur2
+    partitioner, a `message.max.bytes` carrying any message of the size contract `max_message_bytes`,
+    by default the project's), the bounded queue from `settings`, then `extra` (compression...) on top."""
     from datatracing.pipeline.broker import producer_config
     from datatracing.pipeline.config import DEFAULT_MAX_MESSAGE_BYTES
 
@@ -50,6 +51,7 @@ def ingest_producer_config(
         bootstrap_servers,
         {**queue, **(extra or {})},
         max_message_bytes=max_message_bytes or DEFAULT_MAX_MESSAGE_BYTES,
+        security=security,
     )
 
 
@@ -59,11 +61,14 @@ def make_ingest_producer(
     extra: Mapping[str, object] | None = None,
     *,
     max_message_bytes: int | None = None,
+    security: KafkaSecuritySettings | None = None,
 ) -> Any:
     """A `confluent_kafka.Producer` configured by `ingest_producer_config`."""
     from confluent_kafka import Producer
 
-    config = ingest_producer_config(settings, bootstrap_servers, extra, max_message_bytes=max_message_bytes)
+    config = ingest_producer_config(
+        settings, bootstrap_servers, extra, max_message_bytes=max_message_bytes, security=security
+    )
     return Producer(config)
 
 
@@ -137,9 +142,17 @@ def run_ingest(
     from datatracing.pipeline.broker import ensure_topics, topic_specs
 
     ensure_open_files(settings.max_connections)
-    ensure_topics(kafka.bootstrap_servers, [s for s in topic_specs(topics) if s.topic == topics.spans])
+    ensure_topics(
+        kafka.bootstrap_servers,
+        [s for s in topic_specs(topics) if s.topic == topics.spans],
+        security=kafka.security,
+    )
     producer = make_ingest_producer(
-        settings, kafka.bootstrap_servers, kafka.producer, max_message_bytes=kafka.max_message_bytes
+        settings,
+        kafka.bootstrap_servers,
+        kafka.producer,
+        max_message_bytes=kafka.max_message_bytes,
+        security=kafka.security,
     )
     app = create_ingest_app(producer, topics.spans, settings, api_key_check)
     log.info("ingest gateway on %s:%d publishing to %s", settings.host, settings.port, topics.spans)
