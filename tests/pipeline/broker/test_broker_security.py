@@ -30,7 +30,7 @@ from datatracing.pipeline.config import (
     load_settings,
 )
 from datatracing.pipeline.errors import ConfigError
-from datatracing.pipeline.ingest import ingest_producer_config
+from datatracing.pipeline.ingest._server import gateway_producer_config
 
 SASL = KafkaSecuritySettings(protocol="SASL_PLAINTEXT", sasl_username="alice", sasl_password="pa55word")
 EXPECTED = {
@@ -60,9 +60,7 @@ def test_librdkafka_clients_sasl_block_set_every_config_carries_it(tmp_path: Pat
         "restore reader": reader_config(kafka, "restore"),
         "replay reader": reader_config(kafka, "replay"),
         "admin": admin_config(kafka.bootstrap_servers, kafka.security),
-        "ingest producer": ingest_producer_config(
-            IngestSettings(), kafka.bootstrap_servers, kafka.producer, security=kafka.security
-        ),
+        "ingest producer": gateway_producer_config(IngestSettings(), kafka),
     }
     missing = [name for name, config in configs.items() if not _carries_sasl(config)]
     assert missing == []

@@ -21,7 +21,13 @@ if TYPE_CHECKING:
 
     from datatracing.pipeline.config import KafkaSecuritySettings, KafkaSettings, TopicSettings
 
-__all__ = ["ingest_producer_config", "ingest_server_config", "make_ingest_producer", "run_ingest"]
+__all__ = [
+    "gateway_producer_config",
+    "ingest_producer_config",
+    "ingest_server_config",
+    "make_ingest_producer",
+    "run_ingest",
+]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +58,18 @@ def ingest_producer_config(
         {**queue, **(extra or {})},
         max_message_bytes=max_message_bytes or DEFAULT_MAX_MESSAGE_BYTES,
         security=security,
+    )
+
+
+def gateway_producer_config(settings: IngestSettings, kafka: KafkaSettings) -> dict[str, object]:
+    """The settings `run_ingest` gives its producer: `ingest_producer_config` with `kafka`'s servers,
+    extra producer settings, size contract and security block."""
+    return ingest_producer_config(
+        settings,
+        kafka.bootstrap_servers,
+        kafka.producer,
+        max_message_bytes=kafka.max_message_bytes,
+        security=kafka.security,
     )
 
 
@@ -147,13 +165,9 @@ def run_ingest(
         [s for s in topic_specs(topics) if s.topic == topics.spans],
         security=kafka.security,
     )
-    producer = make_ingest_producer(
-        settings,
-        kafka.bootstrap_servers,
-        kafka.producer,
-        max_message_bytes=kafka.max_message_bytes,
-        security=kafka.security,
-    )
+    from confluent_kafka import Producer
+
+    producer: Any = Producer(gateway_producer_config(settings, kafka))  # the port is structural
     app = create_ingest_app(producer, topics.spans, settings, api_key_check)
     log.info("ingest gateway on %s:%d publishing to %s", settings.host, settings.port, topics.spans)
     uvicorn.Server(ingest_server_config(app, settings, log_level=log_level)).run()
