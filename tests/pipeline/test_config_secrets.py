@@ -8,9 +8,11 @@ import socket
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from datatracing.pipeline.config import load_settings
-from datatracing.pipeline.errors import StoreError
+from datatracing.pipeline.errors import ConfigError, StoreError, redact_url
 
 SECRETS = ("kafka-sasl-S3CRET", "kafka-key-S3CRET", "store-field-S3CRET", "store-url-S3CRET")
 
@@ -59,3 +61,38 @@ def test_worker_paths_known_secrets_absent_from_logs_repr_and_errors(
     )
     assert [s for s in SECRETS if s in seen] == []
     assert "svc:***@127.0.0.1" in repr(settings)
+
+
+_USERINFO = st.text(
+    alphabet=st.characters(codec="ascii", exclude_characters="@/?#:'\" \t\r\n\x0b\x0c"), min_size=1
+)
+
+
+@given(
+    scheme=st.sampled_from(["clickhouse", "clickhouses", "kafka", "http"]),
+    user=_USERINFO,
+    password=_USERINFO.map(lambda p: "Q" + p + "Z"),
+    host=st.from_regex(r"[a-z][a-z0-9.-]{0,20}", fullmatch=True),
+    before=st.sampled_from(["", "cannot reach ", "url="]),
+    after=st.sampled_from(["", "/db", ":8443/db?verify=false", " failed"]),
+)
+def test_redact_url_any_userinfo_password_replaced_user_and_host_kept(
+    scheme: str, user: str, password: str, host: str, before: str, after: str
+) -> None:
+    text = f"{before}{scheme}://{user}:{password}@{host}{after}"
+    redacted = redact_url(text)
+    assert redacted == f"{before}{scheme}://{user}:***@{host}{after}"
+
+
+@given(text=st.text(alphabet=st.characters(exclude_characters="@"), max_size=60))
+def test_redact_url_text_without_userinfo_unchanged(text: str) -> None:
+    assert redact_url(text) == text
+
+
+def test_kafka_tls_file_missing_raises_config_error_naming_the_setting(tmp_path: Path) -> None:
+    from datatracing.pipeline.broker import faust_credentials
+    from datatracing.pipeline.config import KafkaSecuritySettings
+
+    missing = str(tmp_path / "nope.pem")
+    with pytest.raises(ConfigError, match=r"kafka\.security\.ssl_ca_location"):
+        faust_credentials(KafkaSecuritySettings(protocol="SSL", ssl_ca_location=missing))

@@ -49,7 +49,7 @@ class StoreRejectedError(StoreError, InvalidDataError):
     """ClickHouse rejected the rows themselves: dead-letter them, never retry."""
 
 
-_URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<netloc>[^/?#\s'\"]*)")
+_URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<netloc>[^/?#'\" \t\r\n\x0b\x0c]*)")
 
 
 def _redact_netloc(match: re.Match[str]) -> str:

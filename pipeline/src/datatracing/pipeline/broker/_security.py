@@ -8,6 +8,7 @@ import ssl
 from typing import Any
 
 from datatracing.pipeline.config import KafkaSecuritySettings
+from datatracing.pipeline.errors import ConfigError
 
 
 def _secret(value: Any) -> str | None:
@@ -17,10 +18,11 @@ def _secret(value: Any) -> str | None:
 def librdkafka_security(security: KafkaSecuritySettings) -> dict[str, str]:
     """librdkafka settings for `security` (`security.protocol`, `sasl.*`, `ssl.*`); only what is set.
 
-    Example:
-        >>> from datatracing.pipeline.config import KafkaSecuritySettings
-        >>> librdkafka_security(KafkaSecuritySettings())
-        {'security.protocol': 'plaintext'}
+        Example:
+            >>> from datatracing.pipeline.config import KafkaSecuritySettings
+    from datatracing.pipeline.errors import ConfigError
+            >>> librdkafka_security(KafkaSecuritySettings())
+            {'security.protocol': 'plaintext'}
     """
     config: dict[str, str] = {"security.protocol": security.protocol.lower()}
     if security.uses_sasl:
@@ -40,14 +42,26 @@ def librdkafka_security(security: KafkaSecuritySettings) -> dict[str, str]:
 
 def ssl_context(security: KafkaSecuritySettings) -> ssl.SSLContext:
     """A client TLS context verifying the brokers against `ssl_ca_location` (the system CAs when
-    unset), presenting the client certificate when one is configured."""
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=security.ssl_ca_location)
+    unset), presenting the client certificate when one is configured. Files that cannot be read
+    raise `ConfigError` naming the setting."""
+    try:
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=security.ssl_ca_location)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"kafka.security.ssl_ca_location: cannot load {security.ssl_ca_location}: {exc}"
+        ) from exc
     if security.ssl_certificate_location is not None:
-        context.load_cert_chain(
-            security.ssl_certificate_location,
-            security.ssl_key_location,
-            password=_secret(security.ssl_key_password),
-        )
+        try:
+            context.load_cert_chain(
+                security.ssl_certificate_location,
+                security.ssl_key_location,
+                password=_secret(security.ssl_key_password),
+            )
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(
+                "kafka.security.ssl_certificate_location / ssl_key_location: cannot load "
+                f"{security.ssl_certificate_location}: {exc}"
+            ) from exc
     return context
 
 

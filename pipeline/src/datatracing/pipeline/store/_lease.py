@@ -23,6 +23,8 @@ assumed not to happen.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 import uuid
@@ -55,7 +57,7 @@ SETTINGS non_replicated_deduplication_window = 10000, replicated_deduplication_w
 # The token is a literal (SETTINGS take no parameters): made only of the generation number.
 _CLAIM = (
     "INSERT INTO $db.schema_lock (generation, kind, owner, expires) "
-    "SETTINGS insert_deduplicate = 1, insert_deduplication_token = 'lease-{generation}' "
+    "SETTINGS insert_deduplicate = 1, async_insert = 0, insert_deduplication_token = 'lease-{generation}' "
     "SELECT {{generation:UInt64}}, {{kind:String}}, {{owner:String}}, "
     "now64(3) + toIntervalMillisecond({{ttl_ms:UInt64}})"
 )
@@ -93,7 +95,8 @@ class MigrationLease:
     ) -> None:
         self._backend = backend
         self._db = database
-        self.owner = f"{uuid.uuid4().hex[:12]}"
+        #: Who holds the lock, as error messages and `schema_lock` name it: host, process, instance.
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._ttl_ms = int(ttl_s * 1000)
         self._wait_s = wait_s
         self._poll_s = poll_s
