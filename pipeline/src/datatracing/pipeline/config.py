@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from datatracing.pipeline.errors import ConfigError
+from datatracing.pipeline.errors import ConfigError, redact_url
 
 
 class _Section(BaseModel):
@@ -61,17 +61,62 @@ def wire_max_bytes(max_message_bytes: int) -> int:
     return max_message_bytes + RECORD_OVERHEAD_BYTES
 
 
+class KafkaSecuritySettings(_Section):
+    """How every Kafka client of the pipeline authenticates and encrypts: producers, consumers, the
+    topic admin, the sampler's restore and replay readers and the Faust apps all get this one block.
+
+    Set from the environment as `DATATRACING_KAFKA__SECURITY__<FIELD>`, for example
+    `DATATRACING_KAFKA__SECURITY__PROTOCOL=SASL_SSL`. Passwords are `SecretStr`: they never appear in
+    `repr`, logs or error messages.
+
+    Example:
+        >>> KafkaSecuritySettings(protocol="SASL_PLAINTEXT", sasl_username="u", sasl_password="p")
+        KafkaSecuritySettings(protocol='SASL_PLAINTEXT', sasl_mechanism='PLAIN', sasl_username='u', \
+sasl_password=SecretStr('**********'), ssl_ca_location=None, ssl_certificate_location=None, \
+ssl_key_location=None, ssl_key_password=None)
+    """
+
+    protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    sasl_username: str | None = Field(default=None, min_length=1)
+    sasl_password: SecretStr | None = None
+    #: PEM files: the CA that signed the brokers' certificates (system CAs when unset), and the
+    #: client's own certificate and key for mutual TLS.
+    ssl_ca_location: str | None = Field(default=None, min_length=1)
+    ssl_certificate_location: str | None = Field(default=None, min_length=1)
+    ssl_key_location: str | None = Field(default=None, min_length=1)
+    ssl_key_password: SecretStr | None = None
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.protocol.startswith("SASL_")
+
+    @property
+    def uses_ssl(self) -> bool:
+        return self.protocol.endswith("SSL")
+
+    @model_validator(mode="after")
+    def _complete(self) -> KafkaSecuritySettings:
+        if self.uses_sasl and (self.sasl_username is None or self.sasl_password is None):
+            raise ValueError(f"protocol {self.protocol} needs sasl_username and sasl_password")
+        if (self.ssl_certificate_location is None) != (self.ssl_key_location is None):
+            raise ValueError("ssl_certificate_location and ssl_key_location go together (mutual TLS)")
+        return self
+
+
 class KafkaSettings(_Section):
     bootstrap_servers: str = Field(default="127.0.0.1:19092", min_length=1)
+    #: Authentication and encryption of every client (see `KafkaSecuritySettings`).
+    security: KafkaSecuritySettings = KafkaSecuritySettings()
     session_timeout_ms: int = Field(default=6000, ge=1000)
     #: The one size contract of the pipeline: the largest message value any stage accepts, and so
     #: the largest it must be able to forward. Our producers' `message.max.bytes`, our topics'
     #: `max.message.bytes` and the consumers' fetch sizes are set to `wire_max_bytes(this)`; the
     #: sampler dead-letters (by reference) anything larger; the ingest gateway splits below it.
     max_message_bytes: int = Field(default=DEFAULT_MAX_MESSAGE_BYTES, ge=64 * 1024, le=512 * 1024 * 1024)
-    #: Extra librdkafka settings for our producers (security, compression...).
+    #: Extra librdkafka settings for our producers (compression...), applied over `security`.
     producer: dict[str, str | int | float | bool] = Field(default_factory=dict)
-    #: Extra librdkafka settings for the sampler's consumer (security, fetch sizes...).
+    #: Extra librdkafka settings for the sampler's consumer (fetch sizes...), applied over `security`.
     consumer: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
 
@@ -84,10 +129,28 @@ class SinkSettings(_Section):
 
 
 class StoreSettings(_Section):
-    #: `chdb:///path` (embedded) or `clickhouse://user:pass@host:8123/db` (server); when unset, an
-    #: embedded store under `data_dir/clickhouse`.
-    url: str | None = Field(default=None, min_length=1)
+    """Where spans are stored and for how long.
+
+    The password may sit in the URL or, better, in `password` (`DATATRACING_STORE__PASSWORD`, for
+    example from a Kubernetes Secret), which overrides the URL's. `repr` shows the URL with its
+    password replaced by `***`.
+    """
+
+    #: `chdb:///path` (embedded) or `clickhouse[s]://user:pass@host:port/db?ca_cert=...&verify=...`
+    #: (server; see `open_store`); when unset, an embedded store under `data_dir/clickhouse`.
+    url: str | None = Field(default=None, min_length=1, repr=False)
+    #: The server password; overrides the URL's.
+    password: SecretStr | None = None
+    #: Days of spans kept. Changing it on a migrated store applies at the next `migrate`.
     retention_days: int = Field(default=30, ge=1, le=3650)
+
+    def secret_password(self) -> str | None:
+        """The password to hand to `open_store(password=...)`; None to use the URL's."""
+        return None if self.password is None else self.password.get_secret_value()
+
+    def __repr_args__(self) -> Any:
+        yield "url", None if self.url is None else redact_url(self.url)
+        yield from super().__repr_args__()
 
 
 class QuerySettings(_Section):

@@ -6,6 +6,8 @@ with `raise ... from exc`, into one of these.
 
 from __future__ import annotations
 
+import re
+
 from datatracing.errors import DataTracingError, InvalidDataError, TransientError, UsageError
 
 __all__ = [
@@ -45,3 +47,29 @@ class StoreUnavailableError(StoreError, TransientError):
 
 class StoreRejectedError(StoreError, InvalidDataError):
     """ClickHouse rejected the rows themselves: dead-letter them, never retry."""
+
+
+_URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<netloc>[^/?#'\" \t\r\n\x0b\x0c]*)")
+
+
+def _redact_netloc(match: re.Match[str]) -> str:
+    netloc = match["netloc"]
+    userinfo, at, host = netloc.rpartition("@")
+    if not at or ":" not in userinfo:
+        return match.group(0)
+    user = userinfo.split(":", 1)[0]
+    return f"{match['scheme']}{user}:***@{host}"
+
+
+# Not in `__all__` (which lists the exception tree only): the helper that builds safe messages.
+def redact_url(text: str) -> str:
+    """`text` with the password of every URL in it replaced by `***` (`user:***@host`).
+
+    Applied to every message that may quote a store URL, so that a password in a URL never reaches a
+    log line, an exception or a `repr`.
+
+    Example:
+        >>> redact_url("cannot reach clickhouses://app:s3cret@db:8443/traces")
+        'cannot reach clickhouses://app:***@db:8443/traces'
+    """
+    return _URL.sub(_redact_netloc, text)

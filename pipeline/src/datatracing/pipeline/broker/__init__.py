@@ -4,14 +4,19 @@ workers share, record header types and the dead-letter topic."""
 from __future__ import annotations
 
 from datatracing.pipeline.broker._admin import (
+    admin_config,
     check_topic_sizes,
+    client_config,
     consumer_config,
     ensure_pipeline_topics,
     ensure_topics,
+    kafka_consumer_config,
     kafka_producer,
+    kafka_producer_config,
     make_producer,
     make_reader,
     producer_config,
+    reader_config,
     topic_specs,
 )
 from datatracing.pipeline.broker._deadletter import (
@@ -35,6 +40,7 @@ from datatracing.pipeline.broker._deadletter import (
 from datatracing.pipeline.broker._embedded import EmbeddedBroker, free_port, tansu_binary, wait_for_port
 from datatracing.pipeline.broker._faust import make_faust_app, raw_topic
 from datatracing.pipeline.broker._headers import Headers, KafkaHeaders
+from datatracing.pipeline.broker._security import faust_credentials, librdkafka_security, ssl_context
 
 __all__ = [
     "DEAD_LETTER_PREFIX_BYTES",
@@ -50,15 +56,21 @@ __all__ = [
     "Headers",
     "KafkaHeaders",
     "SourceRef",
+    "admin_config",
     "bounded_payload",
     "check_topic_sizes",
+    "client_config",
     "consumer_config",
     "dead_letter_headers",
     "dead_letter_key",
     "ensure_pipeline_topics",
     "ensure_topics",
+    "faust_credentials",
     "free_port",
+    "kafka_consumer_config",
     "kafka_producer",
+    "kafka_producer_config",
+    "librdkafka_security",
     "make_faust_app",
     "make_producer",
     "make_reader",
@@ -66,7 +78,9 @@ __all__ = [
     "producer_config",
     "raw_topic",
     "read_source",
+    "reader_config",
     "source_headers",
+    "ssl_context",
     "tansu_binary",
     "topic_specs",
     "wait_for_port",

@@ -16,8 +16,10 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 )
 from confluent_kafka.cimpl import NewTopic
 
+from datatracing.pipeline.broker._security import librdkafka_security
 from datatracing.pipeline.config import (
     DEFAULT_MAX_MESSAGE_BYTES,
+    KafkaSecuritySettings,
     KafkaSettings,
     TopicSettings,
     wire_max_bytes,
@@ -26,6 +28,19 @@ from datatracing.pipeline.errors import BrokerUnavailableError, ConfigError
 from datatracing.wire import PARTITIONER
 
 log = logging.getLogger(__name__)
+
+_PLAINTEXT = KafkaSecuritySettings()
+
+
+def client_config(bootstrap_servers: str, security: KafkaSecuritySettings | None = None) -> dict[str, Any]:
+    """What every librdkafka client of the pipeline starts from: the servers and the security block
+    (`KafkaSettings.security`, PLAINTEXT when None)."""
+    return {"bootstrap.servers": bootstrap_servers, **librdkafka_security(security or _PLAINTEXT)}
+
+
+def admin_config(bootstrap_servers: str, security: KafkaSecuritySettings | None = None) -> dict[str, Any]:
+    """librdkafka settings of the topic admin client (create, describe)."""
+    return client_config(bootstrap_servers, security)
 
 
 def topic_specs(topics: TopicSettings, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> list[NewTopic]:
@@ -46,14 +61,20 @@ def topic_specs(topics: TopicSettings, max_message_bytes: int = DEFAULT_MAX_MESS
     ]
 
 
-def check_topic_sizes(bootstrap_servers: str, specs: list[NewTopic], timeout_s: float = 10.0) -> None:
+def check_topic_sizes(
+    bootstrap_servers: str,
+    specs: list[NewTopic],
+    timeout_s: float = 10.0,
+    *,
+    security: KafkaSecuritySettings | None = None,
+) -> None:
     """Raise `ConfigError` when an existing topic's `max.message.bytes` is below what `specs` need.
 
     Topics created before the size contract keep their old limit: a kept trace that fits the
     contract would then fail to forward. A broker that cannot describe configs is only logged.
     """
     wanted = {s.topic: int(s.config.get("max.message.bytes", 0)) for s in specs if s.config}
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    admin = AdminClient(admin_config(bootstrap_servers, security))
     resources = [ConfigResource("topic", name) for name in wanted]
     try:
         futures = admin.describe_configs(resources, request_timeout=timeout_s)
@@ -72,9 +93,15 @@ def check_topic_sizes(bootstrap_servers: str, specs: list[NewTopic], timeout_s: 
             )
 
 
-def ensure_topics(bootstrap_servers: str, specs: list[NewTopic], timeout_s: float = 30.0) -> None:
+def ensure_topics(
+    bootstrap_servers: str,
+    specs: list[NewTopic],
+    timeout_s: float = 30.0,
+    *,
+    security: KafkaSecuritySettings | None = None,
+) -> None:
     """Create the topics that do not exist yet and wait until every one is visible in metadata."""
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    admin = AdminClient(admin_config(bootstrap_servers, security))
     deadline = time.monotonic() + timeout_s
     try:
         existing = set(admin.list_topics(timeout=timeout_s).topics)
@@ -104,9 +131,11 @@ def ensure_pipeline_topics(kafka: KafkaSettings, topics: TopicSettings, timeout_
     forwards whole payloads to (sampled spans, dead letters) can carry it. The spans topic is only
     read: a smaller limit there only means smaller input."""
     specs = topic_specs(topics, kafka.max_message_bytes)
-    ensure_topics(kafka.bootstrap_servers, specs, timeout_s)
+    ensure_topics(kafka.bootstrap_servers, specs, timeout_s, security=kafka.security)
     outputs = {topics.sampled, topics.dead_letter}
-    check_topic_sizes(kafka.bootstrap_servers, [s for s in specs if s.topic in outputs])
+    check_topic_sizes(
+        kafka.bootstrap_servers, [s for s in specs if s.topic in outputs], security=kafka.security
+    )
 
 
 def producer_config(
@@ -114,11 +143,13 @@ def producer_config(
     extra: Mapping[str, object] | None = None,
     *,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    security: KafkaSecuritySettings | None = None,
 ) -> dict[str, object]:
-    """librdkafka settings for our producers: murmur2 partitioning, bounded queue, batching, and a
-    `message.max.bytes` that carries any message of the size contract with its headers."""
+    """librdkafka settings for our producers: the security block, murmur2 partitioning, bounded
+    queue, batching, a `message.max.bytes` that carries any message of the size contract with its
+    headers, then `extra` on top."""
     config: dict[str, object] = {
-        "bootstrap.servers": bootstrap_servers,
+        **client_config(bootstrap_servers, security),
         "partitioner": PARTITIONER,
         "message.max.bytes": wire_max_bytes(max_message_bytes),
         "linger.ms": 5,
@@ -137,13 +168,26 @@ def make_producer(
     extra: Mapping[str, object] | None = None,
     *,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    security: KafkaSecuritySettings | None = None,
 ) -> Producer:
-    return Producer(producer_config(bootstrap_servers, extra, max_message_bytes=max_message_bytes))
+    return Producer(
+        producer_config(bootstrap_servers, extra, max_message_bytes=max_message_bytes, security=security)
+    )
+
+
+def kafka_producer_config(kafka: KafkaSettings) -> dict[str, object]:
+    """`producer_config` for `kafka`'s servers, security, extra settings and size contract."""
+    return producer_config(
+        kafka.bootstrap_servers,
+        kafka.producer,
+        max_message_bytes=kafka.max_message_bytes,
+        security=kafka.security,
+    )
 
 
 def kafka_producer(kafka: KafkaSettings) -> Producer:
-    """A producer for `kafka`'s servers, extra settings and size contract."""
-    return make_producer(kafka.bootstrap_servers, kafka.producer, max_message_bytes=kafka.max_message_bytes)
+    """The producer of the workers (output topics, dead letters, crash records): `kafka_producer_config`."""
+    return Producer(kafka_producer_config(kafka))
 
 
 def consumer_config(
@@ -153,14 +197,15 @@ def consumer_config(
     extra: Mapping[str, Any] | None = None,
     *,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    security: KafkaSecuritySettings | None = None,
 ) -> dict[str, Any]:
-    """librdkafka settings for a group member that commits by hand, with a bounded prefetch that
-    always fetches a whole record of the size contract."""
+    """librdkafka settings for a group member that commits by hand, with the security block and a
+    bounded prefetch that always fetches a whole record of the size contract; `extra` on top."""
     wire = wire_max_bytes(max_message_bytes)
     config: dict[str, Any] = {
+        **client_config(bootstrap_servers, security),
         "fetch.max.bytes": max(52_428_800, wire),
         "receive.message.max.bytes": max(100_000_000, wire + 512) + 512,
-        "bootstrap.servers": bootstrap_servers,
         "group.id": group_id,
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
@@ -179,15 +224,36 @@ def consumer_config(
     return config
 
 
-def make_reader(bootstrap_servers: str, purpose: str) -> Consumer:
-    """A consumer for reading assigned partitions to a known end (restore, replay): a group of its
-    own that never commits, end-of-partition events on, and no broker wait on empty fetches."""
-    return Consumer(
-        {
-            "bootstrap.servers": bootstrap_servers,
-            "group.id": f"datatracing-{purpose}-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-            "fetch.wait.max.ms": 20,
-        }
+def kafka_consumer_config(kafka: KafkaSettings, group_id: str) -> dict[str, Any]:
+    """`consumer_config` for `kafka`'s servers, security, session timeout, extra consumer settings
+    and size contract: the sampler's consumer."""
+    return consumer_config(
+        kafka.bootstrap_servers,
+        group_id,
+        kafka.session_timeout_ms,
+        kafka.consumer,
+        max_message_bytes=kafka.max_message_bytes,
+        security=kafka.security,
     )
+
+
+def reader_config(kafka: KafkaSettings, purpose: str) -> dict[str, Any]:
+    """librdkafka settings of a reader (see `make_reader`): `kafka`'s servers and security, a group
+    of its own that never commits, end-of-partition events on, no broker wait on empty fetches, and
+    fetches that take a whole record of the size contract."""
+    wire = wire_max_bytes(kafka.max_message_bytes)
+    return {
+        **client_config(kafka.bootstrap_servers, kafka.security),
+        "group.id": f"datatracing-{purpose}-{uuid.uuid4().hex[:8]}",
+        "enable.auto.commit": False,
+        "enable.partition.eof": True,
+        "fetch.wait.max.ms": 20,
+        "fetch.max.bytes": max(52_428_800, wire),
+        "receive.message.max.bytes": max(100_000_000, wire + 512) + 512,
+    }
+
+
+def make_reader(kafka: KafkaSettings, purpose: str) -> Consumer:
+    """A consumer for reading assigned partitions to a known end (restore, replay, scans), configured
+    by `reader_config`."""
+    return Consumer(reader_config(kafka, purpose))

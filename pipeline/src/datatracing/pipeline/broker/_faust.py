@@ -10,6 +10,7 @@ from typing import Any
 
 import faust
 
+from datatracing.pipeline.broker._security import faust_credentials
 from datatracing.pipeline.config import Settings, wire_max_bytes
 
 
@@ -17,7 +18,8 @@ def make_faust_app(settings: Settings, app_id: str, *, web_port: int, **extra: A
     """A Faust app on our broker with raw serializers, its data under `data_dir/faust/<app_id>`.
 
     Its consumer fetches and its producer sends whole records of the size contract
-    (`kafka.max_message_bytes`), like every other client of the pipeline.
+    (`kafka.max_message_bytes`), and it authenticates with `kafka.security` (`faust_credentials`),
+    like every other client of the pipeline.
     """
     wire = wire_max_bytes(settings.kafka.max_message_bytes)
     datadir = Path(settings.data_dir) / "faust" / app_id
@@ -25,6 +27,7 @@ def make_faust_app(settings: Settings, app_id: str, *, web_port: int, **extra: A
     return faust.App(
         app_id,
         broker=f"kafka://{settings.kafka.bootstrap_servers}",
+        broker_credentials=faust_credentials(settings.kafka.security),
         key_serializer="raw",
         value_serializer="raw",
         datadir=str(datadir),

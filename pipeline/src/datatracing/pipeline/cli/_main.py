@@ -192,18 +192,37 @@ def ingest(config: ConfigOpt = None) -> None:
 
 @app.command()
 def migrate(
-    config: ConfigOpt = None, store_url: Annotated[str | None, typer.Option(help="Store URL.")] = None
+    config: ConfigOpt = None,
+    store_url: Annotated[str | None, typer.Option(help="Store URL.")] = None,
+    status: Annotated[
+        bool,
+        typer.Option(
+            "--status", help="List applied and pending migrations and the retention; change nothing."
+        ),
+    ] = False,
 ) -> None:
-    """Apply the schema migrations to the store."""
+    """Apply the schema migrations (and a changed retention) to the store, one migrator at a time."""
     from datatracing.pipeline.store import open_store
 
     settings = settings_from(config, store={"url": store_url} if store_url else None)
     try:
-        store = open_store(settings.store_url, retention_days=settings.store.retention_days)
-        applied = store.migrate()
-        store.close()
+        store = open_store(
+            settings.store_url,
+            retention_days=settings.store.retention_days,
+            password=settings.store.secret_password(),
+        )
+        try:
+            report = store.migration_status().lines() if status else None
+            applied = [] if status else store.migrate()
+        finally:
+            store.close()
     except PipelineError as exc:
         fail(str(exc), code=1)
+    if report is not None:
+        typer.echo(f"database {store.database}")
+        for line in report:
+            typer.echo(line)
+        return
     typer.echo(f"applied: {', '.join(applied)}" if applied else "schema up to date")
 
 

@@ -19,9 +19,15 @@ if TYPE_CHECKING:
     import uvicorn
     from fastapi import FastAPI
 
-    from datatracing.pipeline.config import KafkaSettings, TopicSettings
+    from datatracing.pipeline.config import KafkaSecuritySettings, KafkaSettings, TopicSettings
 
-__all__ = ["ingest_producer_config", "ingest_server_config", "make_ingest_producer", "run_ingest"]
+__all__ = [
+    "gateway_producer_config",
+    "ingest_producer_config",
+    "ingest_server_config",
+    "make_ingest_producer",
+    "run_ingest",
+]
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +41,11 @@ def ingest_producer_config(
     extra: Mapping[str, object] | None = None,
     *,
     max_message_bytes: int | None = None,
+    security: KafkaSecuritySettings | None = None,
 ) -> dict[str, object]:
-    """librdkafka settings of the gateway's producer: the project's (murmur2 partitioner, a
-    `message.max.bytes` carrying any message of the size contract `max_message_bytes`, by default
-    the project's), the bounded queue from `settings`, then `extra` (security, compression...) on top."""
+    """librdkafka settings of the gateway's producer: the project's (the `security` block, murmur2
+    partitioner, a `message.max.bytes` carrying any message of the size contract `max_message_bytes`,
+    by default the project's), the bounded queue from `settings`, then `extra` (compression...) on top."""
     from datatracing.pipeline.broker import producer_config
     from datatracing.pipeline.config import DEFAULT_MAX_MESSAGE_BYTES
 
@@ -50,6 +57,19 @@ def ingest_producer_config(
         bootstrap_servers,
         {**queue, **(extra or {})},
         max_message_bytes=max_message_bytes or DEFAULT_MAX_MESSAGE_BYTES,
+        security=security,
+    )
+
+
+def gateway_producer_config(settings: IngestSettings, kafka: KafkaSettings) -> dict[str, object]:
+    """The settings `run_ingest` gives its producer: `ingest_producer_config` with `kafka`'s servers,
+    extra producer settings, size contract and security block."""
+    return ingest_producer_config(
+        settings,
+        kafka.bootstrap_servers,
+        kafka.producer,
+        max_message_bytes=kafka.max_message_bytes,
+        security=kafka.security,
     )
 
 
@@ -59,11 +79,14 @@ def make_ingest_producer(
     extra: Mapping[str, object] | None = None,
     *,
     max_message_bytes: int | None = None,
+    security: KafkaSecuritySettings | None = None,
 ) -> Any:
     """A `confluent_kafka.Producer` configured by `ingest_producer_config`."""
     from confluent_kafka import Producer
 
-    config = ingest_producer_config(settings, bootstrap_servers, extra, max_message_bytes=max_message_bytes)
+    config = ingest_producer_config(
+        settings, bootstrap_servers, extra, max_message_bytes=max_message_bytes, security=security
+    )
     return Producer(config)
 
 
@@ -137,10 +160,14 @@ def run_ingest(
     from datatracing.pipeline.broker import ensure_topics, topic_specs
 
     ensure_open_files(settings.max_connections)
-    ensure_topics(kafka.bootstrap_servers, [s for s in topic_specs(topics) if s.topic == topics.spans])
-    producer = make_ingest_producer(
-        settings, kafka.bootstrap_servers, kafka.producer, max_message_bytes=kafka.max_message_bytes
+    ensure_topics(
+        kafka.bootstrap_servers,
+        [s for s in topic_specs(topics) if s.topic == topics.spans],
+        security=kafka.security,
     )
+    from confluent_kafka import Producer
+
+    producer: Any = Producer(gateway_producer_config(settings, kafka))  # the port is structural
     app = create_ingest_app(producer, topics.spans, settings, api_key_check)
     log.info("ingest gateway on %s:%d publishing to %s", settings.host, settings.port, topics.spans)
     uvicorn.Server(ingest_server_config(app, settings, log_level=log_level)).run()

@@ -58,7 +58,11 @@ def build_store_app(settings: Settings, store: TraceStore, *, with_query: bool) 
 def run_store_worker(settings: Settings, *, with_query: bool = True) -> None:
     """Open the store (applying migrations), then run the sink (and query API) until stopped."""
     ensure_pipeline_topics(settings.kafka, settings.topics)
-    store = open_store(settings.store_url, retention_days=settings.store.retention_days)
+    store = open_store(
+        settings.store_url,
+        retention_days=settings.store.retention_days,
+        password=settings.store.secret_password(),
+    )
     applied = store.migrate()
     if applied:
         log.info("applied migrations: %s", ", ".join(applied))

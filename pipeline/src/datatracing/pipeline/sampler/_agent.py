@@ -93,7 +93,7 @@ class SamplerRunner:
     ) -> None:
         self.topics = settings.topics
         self.max_message_bytes = settings.kafka.max_message_bytes
-        self.bootstrap_servers = settings.kafka.bootstrap_servers
+        self.kafka = settings.kafka
         self.policy = policy
         if sampler.max_message_bytes > self.max_message_bytes:
             # Accept nothing this worker could not forward: the size contract bounds the engines.
@@ -139,9 +139,7 @@ class SamplerRunner:
 
     def _restored_cache(self, partition: int) -> DecisionCache:
         cache = DecisionCache(self.sampler.decision_cache_size, self.sampler.decision_cache_ttl_ns)
-        count = restore_decisions(
-            self.bootstrap_servers, self.topics.decisions, partition, cache, time.time_ns()
-        )
+        count = restore_decisions(self.kafka, self.topics.decisions, partition, cache, time.time_ns())
         log.info("partition %d: restored %d decisions", partition, count)
         return cache
 
@@ -151,17 +149,17 @@ class SamplerRunner:
         new = [p for p in partitions if p not in self.engines]
         if not new:
             return
-        topics, servers = self.topics, self.bootstrap_servers
+        topics, kafka = self.topics, self.kafka
         keys: dict[int, set[tuple[int, str]]] = {}
         crashes: dict[int, dict[int, int]] = {}
         # Neither read may stop sampling: without them a replay may write a dead letter twice
         # (readers deduplicate by key) or meet a crashing message once more.
         try:
-            keys = read_dead_letter_keys(servers, topics.dead_letter, STAGE, topics.spans, new)
+            keys = read_dead_letter_keys(kafka, topics.dead_letter, STAGE, topics.spans, new)
         except BrokerUnavailableError as exc:
             log.warning("cannot read the dead letters already written: %s", exc)
         try:
-            crashes = read_crash_counts(servers, topics.quarantine, topics.spans, new)
+            crashes = read_crash_counts(kafka, topics.quarantine, topics.spans, new)
         except BrokerUnavailableError as exc:
             log.warning("cannot read the quarantine topic: %s", exc)
         for p in new:

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable
 from confluent_kafka import KafkaException, Message, Producer, TopicPartition
 
 from datatracing.pipeline.broker import make_reader, parse_dead_letter_key
+from datatracing.pipeline.config import KafkaSettings
 from datatracing.pipeline.errors import BrokerUnavailableError
 from datatracing.pipeline.sampler._restore import true_end_offset
 
@@ -44,9 +45,9 @@ log = logging.getLogger(__name__)
 QUARANTINE_AFTER_CRASHES = 2
 
 
-def _scan(bootstrap_servers: str, topic: str, visit: Callable[[Message], None], timeout_s: float) -> None:
+def _scan(kafka: KafkaSettings, topic: str, visit: Callable[[Message], None], timeout_s: float) -> None:
     """Call `visit` on every record of `topic` partition 0, from its start to its true end."""
-    consumer = make_reader(bootstrap_servers, f"scan-{topic}")
+    consumer = make_reader(kafka, f"scan-{topic}")
     try:
         end = true_end_offset(consumer, topic, 0, timeout_s)
         low, _ = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=timeout_s)
@@ -70,7 +71,7 @@ def _scan(bootstrap_servers: str, topic: str, visit: Callable[[Message], None], 
 
 
 def read_dead_letter_keys(
-    bootstrap_servers: str,
+    kafka: KafkaSettings,
     dead_letter_topic: str,
     stage: str,
     source_topic: str,
@@ -85,7 +86,7 @@ def read_dead_letter_keys(
         if ref is not None and (ref.stage, ref.topic) == (stage, source_topic) and ref.partition in out:
             out[ref.partition].add((ref.offset, ref.part))
 
-    _scan(bootstrap_servers, dead_letter_topic, visit, timeout_s)
+    _scan(kafka, dead_letter_topic, visit, timeout_s)
     return out
 
 
@@ -94,7 +95,7 @@ def crash_key(source_topic: str, partition: int, offset: int) -> bytes:
 
 
 def read_crash_counts(
-    bootstrap_servers: str,
+    kafka: KafkaSettings,
     quarantine_topic: str,
     source_topic: str,
     partitions: Iterable[int],
@@ -112,7 +113,7 @@ def read_crash_counts(
         except ValueError:
             log.warning("skipping an unreadable quarantine record at offset %s", message.offset())
 
-    _scan(bootstrap_servers, quarantine_topic, visit, timeout_s)
+    _scan(kafka, quarantine_topic, visit, timeout_s)
     return out
 
 

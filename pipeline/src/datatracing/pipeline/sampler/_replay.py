@@ -81,7 +81,7 @@ def _read_partition(
 
 def replay(settings: Settings, candidate: CompiledPolicy, timeout_s: float = 30.0) -> ReplayReport:
     """Run `candidate` over the spans topic and compare with the `decisions` topic."""
-    consumer = make_reader(settings.kafka.bootstrap_servers, "replay")
+    consumer = make_reader(settings.kafka, "replay")
     report = ReplayReport()
     decided: list[Decided] = []
     recorded: dict[str, Decision] = {}

@@ -15,6 +15,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from datatracing.errors import InvalidDataError
 from datatracing.pipeline.broker import make_reader
+from datatracing.pipeline.config import KafkaSettings
 from datatracing.pipeline.errors import BrokerUnavailableError
 from datatracing.pipeline.sampler._decisions import DecisionCache
 
@@ -43,7 +44,7 @@ def true_end_offset(consumer: Consumer, topic: str, partition: int, timeout_s: f
 
 
 def restore_decisions(
-    bootstrap_servers: str,
+    kafka: KafkaSettings,
     topic: str,
     partition: int,
     cache: DecisionCache,
@@ -51,7 +52,7 @@ def restore_decisions(
     timeout_s: float = 30.0,
 ) -> int:
     """Replay `topic`/`partition` into `cache`; returns how many live decisions were restored."""
-    consumer = make_reader(bootstrap_servers, "restore")
+    consumer = make_reader(kafka, "restore")
     restored = 0
     try:
         end = true_end_offset(consumer, topic, partition, timeout_s)

@@ -14,7 +14,7 @@ import faust
 from faust.contrib.asgi import serve_asgi
 from mode import Service
 
-from datatracing.pipeline.broker import consumer_config, kafka_producer, make_faust_app
+from datatracing.pipeline.broker import kafka_consumer_config, kafka_producer, make_faust_app
 from datatracing.pipeline.config import SamplerSettings, Settings
 from datatracing.pipeline.sampler._agent import SamplerRunner
 from datatracing.pipeline.sampler._loop import SpanConsumerLoop
@@ -47,13 +47,7 @@ def build_sampler_app(
     app.producer_only = True
     producer = kafka_producer(settings.kafka)
     runner = SamplerRunner(settings, policy, sampler or settings.sampler, producer)
-    config = consumer_config(
-        settings.kafka.bootstrap_servers,
-        SAMPLER_APP_ID,
-        settings.kafka.session_timeout_ms,
-        settings.kafka.consumer,
-        max_message_bytes=settings.kafka.max_message_bytes,
-    )
+    config = kafka_consumer_config(settings.kafka, SAMPLER_APP_ID)
 
     def crashed(exc: BaseException) -> None:
         # Called on the loop's thread: stop the whole worker (non-zero exit) rather than idle.

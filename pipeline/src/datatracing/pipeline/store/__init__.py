@@ -13,6 +13,7 @@ from __future__ import annotations
 from datatracing.pipeline.store._batch import SpanBatch
 from datatracing.pipeline.store._cluster import cluster_statements
 from datatracing.pipeline.store._errors import StoreQueryError, StoreSchemaError
+from datatracing.pipeline.store._migrator import MigrationStatus
 from datatracing.pipeline.store._open import open_store
 from datatracing.pipeline.store._port import (
     DependencyEdge,
@@ -29,6 +30,7 @@ from datatracing.pipeline.store._store import ClickHouseTraceStore
 __all__ = [
     "ClickHouseTraceStore",
     "DependencyEdge",
+    "MigrationStatus",
     "Operation",
     "SampledTrace",
     "SpanBatch",

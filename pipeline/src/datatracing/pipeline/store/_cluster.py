@@ -10,7 +10,8 @@ For a cluster named `c`, every rendered statement is rewritten:
   so per-trace aggregates stay exact), else `rand()`;
 - `CREATE MATERIALIZED VIEW d.v TO d.t AS SELECT ... FROM d.s` -> the view on every node, reading and
   writing the local tables;
-- `ALTER TABLE d.t MODIFY COLUMN|MODIFY SETTING ...` (codecs, types, storage settings) -> the same on
+- `ALTER TABLE d.t MODIFY COLUMN|MODIFY SETTING|MODIFY TTL ...` (codecs, types, storage settings,
+  retention) -> the same on
   `d.t_local ON CLUSTER 'c'` (a Distributed table stores nothing, so only the local tables change);
 - `ALTER TABLE d.t ADD COLUMN ...` -> the same on `d.t_local` and on `d.t`, both `ON CLUSTER 'c'`
   (the Distributed table was created `AS` the local one, and keeps its columns);
@@ -23,7 +24,8 @@ For a cluster named `c`, every rendered statement is rewritten:
   `ON CLUSTER` (the local one `SYNC`, so its replication path is free at once).
 
 Queries and inserts keep using the plain names (`d.spans`), which are the Distributed tables.
-Tables in `GLOBAL_TABLES` (the migration ledger) are replicated to every node and not sharded.
+Tables in `GLOBAL_TABLES` (the migration ledger and the schema lock) are replicated to every node
+and not sharded.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import re
 
 __all__ = ["GLOBAL_TABLES", "cluster_statements"]
 
-GLOBAL_TABLES = frozenset({"schema_migrations"})
+GLOBAL_TABLES = frozenset({"schema_migrations", "schema_lock"})
 
 _DATABASE = re.compile(r"^CREATE DATABASE IF NOT EXISTS (\w+)$")
 _TABLE = re.compile(r"^CREATE TABLE IF NOT EXISTS (\w+)\.(\w+)(\s*\()", re.DOTALL)
@@ -94,7 +96,7 @@ def cluster_statements(statements: list[str], cluster: str) -> list[str]:
 
 
 def _alter_kind(commands: str) -> str | None:
-    """ "storage" when every comma-separated command is MODIFY COLUMN or MODIFY SETTING, "columns"
+    """ "storage" when every comma-separated command is MODIFY COLUMN, SETTING or TTL, "columns"
     when every one is ADD COLUMN, else None (commas inside parentheses do not separate)."""
     depth, parts, current = 0, [], ""
     for ch in commands:
@@ -110,7 +112,7 @@ def _alter_kind(commands: str) -> str | None:
         if re.match(r"^\s*\w+\s*=", part) and "MODIFY SETTING" in heads:
             continue  # the next `name = value` of a MODIFY SETTING list
         heads.add(" ".join(part.split()[:2]))
-    if heads <= {"MODIFY COLUMN", "MODIFY SETTING"}:
+    if heads <= {"MODIFY COLUMN", "MODIFY SETTING", "MODIFY TTL"}:
         return "storage"
     if heads == {"ADD COLUMN"}:
         return "columns"

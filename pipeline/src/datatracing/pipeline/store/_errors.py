@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from datatracing.errors import UsageError
-from datatracing.pipeline.errors import StoreError, StoreRejectedError, StoreUnavailableError
+from datatracing.pipeline.errors import StoreError, StoreRejectedError, StoreUnavailableError, redact_url
 
 __all__ = ["StoreQueryError", "StoreSchemaError", "translate"]
 
@@ -109,7 +109,8 @@ def translate(exc: BaseException, what: str) -> StoreError:
     if not isinstance(code, int):
         code = error_code(message)
     cls = _classify_foreign(exc, code, message)
-    return cls(f"{what} failed: {_shorten(message)}")
+    # A driver's message may quote the URL it called: never with a password.
+    return cls(redact_url(f"{what} failed: {_shorten(message)}"))
 
 
 def _classify_foreign(exc: BaseException, code: int | None, message: str) -> type[StoreError]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -11,7 +12,7 @@ from datatracing.pipeline.store._backend import Params, Settings, StageLease
 from datatracing.pipeline.store._errors import translate
 from datatracing.pipeline.store._stage import OtlpStage
 
-__all__ = ["ServerBackend"]
+__all__ = ["ServerBackend", "TlsOptions", "client_settings"]
 
 # Ask for the Arrow types the chdb adapter produces, so one reader serves both.
 _READ_SETTINGS = {
@@ -21,33 +22,60 @@ _READ_SETTINGS = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class TlsOptions:
+    """How an HTTPS connection checks the server and presents itself (clickhouse-connect's names).
+
+    `ca_cert` is a PEM file of the CA that signed the server's certificate (`certifi` for the
+    certifi bundle; the system CAs when None); `verify=False` accepts any certificate.
+    """
+
+    verify: bool = True
+    ca_cert: str | None = None
+    client_cert: str | None = None
+    client_cert_key: str | None = None
+
+
+def client_settings(
+    *,
+    host: str,
+    port: int,
+    username: str,
+    password: str,
+    secure: bool,
+    tls: TlsOptions | None = None,
+    connect_timeout: float = 10.0,
+    send_receive_timeout: float = 300.0,
+) -> dict[str, Any]:
+    """The keyword arguments of `clickhouse_connect.get_client` for one server connection."""
+    settings: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "username": username,
+        "password": password,
+        "secure": secure,
+        "connect_timeout": connect_timeout,
+        "send_receive_timeout": send_receive_timeout,
+        "autogenerate_session_id": False,  # sessions serialise queries; the store needs none
+    }
+    if secure:
+        tls = tls or TlsOptions()
+        settings.update(verify=tls.verify, ca_cert=tls.ca_cert)
+        if tls.client_cert is not None:
+            settings.update(client_cert=tls.client_cert, client_cert_key=tls.client_cert_key)
+    return settings
+
+
 class ServerBackend:
     """A ClickHouse server over HTTP(S). clickhouse-connect encodes `{name:Type}` values itself."""
 
-    def __init__(
-        self,
-        *,
-        host: str,
-        port: int,
-        username: str,
-        password: str,
-        secure: bool,
-        connect_timeout: float = 10.0,
-        send_receive_timeout: float = 300.0,
-    ) -> None:
+    def __init__(self, settings: dict[str, Any]) -> None:
+        """Connect with `settings`, the keyword arguments `client_settings` builds."""
         import clickhouse_connect
 
+        host, port = settings["host"], settings["port"]
         try:
-            self._client: Any = clickhouse_connect.get_client(
-                host=host,
-                port=port,
-                username=username,
-                password=password,
-                secure=secure,
-                connect_timeout=connect_timeout,
-                send_receive_timeout=send_receive_timeout,
-                autogenerate_session_id=False,  # sessions serialise queries; the store needs none
-            )
+            self._client: Any = clickhouse_connect.get_client(**settings)
         except Exception as exc:
             raise translate(exc, f"connecting to ClickHouse at {host}:{port}") from exc
         self._closed = False

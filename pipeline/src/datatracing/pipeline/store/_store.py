@@ -17,7 +17,7 @@ from datatracing.pipeline.store._backend import Backend, Params
 from datatracing.pipeline.store._batch import SpanBatch
 from datatracing.pipeline.store._catalog import OperationsCatalog
 from datatracing.pipeline.store._cluster import cluster_statements
-from datatracing.pipeline.store._errors import StoreSchemaError
+from datatracing.pipeline.store._migrator import MigrationStatus, Migrator
 from datatracing.pipeline.store._port import (
     DependencyEdge,
     Operation,
@@ -29,7 +29,7 @@ from datatracing.pipeline.store._port import (
     encode_cursor,
 )
 from datatracing.pipeline.store._read import rows_to_sampling, rows_to_spans, text
-from datatracing.pipeline.store._schema import check_identifier, load_migrations, render
+from datatracing.pipeline.store._schema import check_identifier, render
 from datatracing.pipeline.store._sql import (
     COUNT_SPANS,
     DEPENDENCIES,
@@ -57,25 +57,6 @@ _KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
 # enough to read whole for those. Hashing every key at insert cost ~0.5 µs per span.
 _MERGE_BUILT_INDEXES = "idx_attribute_keys,idx_resource_keys"
 _DEFER_SETTING = "exclude_materialize_skip_indexes_on_insert"  # ClickHouse 25.x and later
-
-_MIGRATIONS_TABLE = """
-CREATE TABLE IF NOT EXISTS $db.schema_migrations
-(
-    name String,
-    checksum String,
-    state Enum8('started' = 1, 'applied' = 2),
-    at DateTime64(3) DEFAULT now64(3)
-)
-ENGINE = MergeTree
-ORDER BY (name, at)
-"""
-_RECORD = (
-    "INSERT INTO $db.schema_migrations (name, checksum, state) "
-    "SELECT {name:String}, {checksum:String}, {state:String}"
-)
-_RECORDED = (
-    "SELECT name, checksum, toString(state) AS state FROM $db.schema_migrations ORDER BY name, at, state"
-)
 
 #: The most ids one `existing_trace_ids` call takes (they travel as one query parameter).
 MAX_EXISTING_IDS = 1000
@@ -153,54 +134,27 @@ class ClickHouseTraceStore:
     # --- schema ---------------------------------------------------------------------------------
 
     def migrate(self) -> list[str]:
-        """Apply pending migrations in order; idempotent; refuses edited or half-applied ones."""
-        migrations = load_migrations(self._schema_dir)
-        for statement in self._for_cluster(
-            [f"CREATE DATABASE IF NOT EXISTS {self._db}", self._sql(_MIGRATIONS_TABLE)]
-        ):
-            self._backend.execute(statement)
-        applied: dict[str, str] = {}
-        started: dict[str, str] = {}
-        for row in self._rows(_RECORDED):
-            name, checksum, state = text(row["name"]), text(row["checksum"]), text(row["state"])
-            (applied if state == "applied" else started)[name] = checksum
-        known = {m.name for m in migrations}
-        unknown = sorted(set(applied) - known)
-        if unknown:
-            raise StoreSchemaError(
-                f"database {self._db} has migrations this version does not know: {', '.join(unknown)}; "
-                "run a newer version"
-            )
-        done: list[str] = []
-        for migration in migrations:
-            if migration.name in applied:
-                if applied[migration.name] != migration.checksum:
-                    raise StoreSchemaError(
-                        f"migration {migration.name} was edited after it was applied to {self._db}; "
-                        "add a new numbered migration instead of changing an applied one"
-                    )
-                continue
-            if migration.name in started:
-                raise StoreSchemaError(
-                    f"migration {migration.name} is half-applied in {self._db} (started, never finished); "
-                    "check its objects by hand, then delete its row from schema_migrations and migrate again "
-                    "(see schema/README.md)"
-                )
-            self._record(migration.name, migration.checksum, "started")
-            for statement in self._for_cluster(migration.statements(self._db, self._retention_days)):
-                self._backend.execute(statement)
-            self._record(migration.name, migration.checksum, "applied")
-            log.info("applied migration %s to %s", migration.name, self._db)
-            done.append(migration.name)
-        return done
+        """Apply pending migrations in order, and a changed `retention_days`, under the schema lock;
+        idempotent; refuses edited or half-applied ones. Returns what this call applied."""
+        return self._migrator().migrate()
+
+    def migration_status(self) -> MigrationStatus:
+        """Applied and pending migrations and the retention in force; changes nothing."""
+        return self._migrator().status()
+
+    def _migrator(self) -> Migrator:
+        return Migrator(
+            self._backend,
+            self._db,
+            self._retention_days,
+            schema_dir=self._schema_dir,
+            for_cluster=self._for_cluster,
+        )
 
     def _for_cluster(self, statements: list[str]) -> list[str]:
         if self._cluster is None:
             return statements
         return cluster_statements([s.strip() for s in statements], self._cluster)
-
-    def _record(self, name: str, checksum: str, state: str) -> None:
-        self._backend.execute(self._sql(_RECORD), {"name": name, "checksum": checksum, "state": state})
 
     # --- writes -----------------------------------------------------------------------------------
 
