@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,9 +51,8 @@ def held_chdb_path(tmp_path: Path) -> Iterator[Path]:
     )
     try:
         assert holder.stdout is not None
-        deadline = time.monotonic() + 60
         line = holder.stdout.readline()  # blocks until the holder has the path open (or dies)
-        assert line.strip() == "holding" and time.monotonic() < deadline, "holder did not start"
+        assert line.strip() == "holding", "holder did not start"
         yield path
     finally:
         assert holder.stdin is not None
@@ -91,8 +89,9 @@ def test_query_clickhouse_at_closed_port_exits_1_naming_url_without_password() -
     )
 
     assert result.returncode == 1
+    shown = f"clickhouse://analyst:***@127.0.0.1:{port}/traces"
     assert result.stderr.strip().splitlines() == [
-        f"error: cannot open the store at clickhouse://analyst:***@127.0.0.1:{port}/traces: Connection refused"
+        f"error: cannot open the store at {shown}: Connection refused"
     ]
     assert "hunter2" not in result.stdout + result.stderr
 
