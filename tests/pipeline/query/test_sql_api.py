@@ -6,38 +6,18 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from query_data import DownableStore, Seeded
+from query_data import DownableStore
 
 from datatracing.pipeline.bench._serve import serve_in_thread
-from datatracing.pipeline.errors import StoreUnavailableError
 from datatracing.pipeline.query import create_app
-from datatracing.pipeline.store import ClickHouseTraceStore, SqlResult
-
-
-class _SwitchableSqlStore:
-    """The real store, whose SQL reads fail as an unreachable ClickHouse does while `down`."""
-
-    def __init__(self, real: ClickHouseTraceStore) -> None:
-        self.real = real
-        self.down = False
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.real, name)
-
-    def read_sql(self, sql: str, *, max_rows: int, max_seconds: float) -> SqlResult:
-        if self.down:
-            raise StoreUnavailableError("injected outage: the store is unavailable")
-        return self.real.read_sql(sql, max_rows=max_rows, max_seconds=max_seconds)
+from datatracing.pipeline.sink import FaultInjectingStore
+from datatracing.pipeline.store import ClickHouseTraceStore
 
 
 @pytest.fixture
-def switchable(store: ClickHouseTraceStore, seeded: Seeded) -> _SwitchableSqlStore:
-    return _SwitchableSqlStore(store)
-
-
-@pytest.fixture
-def sql_client(switchable: _SwitchableSqlStore) -> Iterator[httpx.Client]:
-    with serve_in_thread(create_app(switchable)) as url, httpx.Client(base_url=url, timeout=60) as http:  # type: ignore[arg-type]
+def sql_client(base_url: str) -> Iterator[httpx.Client]:
+    """The query service over the seeded store (`DownableStore`, whose reads fail while `down`)."""
+    with httpx.Client(base_url=base_url, timeout=60) as http:
         yield http
 
 
@@ -130,9 +110,9 @@ def test_sql_malformed_body_answers_400(sql_client: httpx.Client, body: dict[str
 
 
 def test_sql_store_down_answers_503_with_retry_after(
-    sql_client: httpx.Client, switchable: _SwitchableSqlStore
+    sql_client: httpx.Client, downable: DownableStore
 ) -> None:
-    switchable.down = True
+    downable.down = True
     response = sql_client.post("/v1/sql", json={"sql": "SELECT 1"})
 
     assert response.status_code == 503
@@ -140,8 +120,8 @@ def test_sql_store_down_answers_503_with_retry_after(
     assert _error(response)["code"] == "store_unavailable"
 
 
-def test_sql_store_without_sql_answers_501(downable: DownableStore) -> None:
-    with serve_in_thread(create_app(downable)) as url:
+def test_sql_store_without_sql_answers_501(store: ClickHouseTraceStore) -> None:
+    with serve_in_thread(create_app(FaultInjectingStore(store))) as url:
         response = httpx.post(f"{url}/v1/sql", json={"sql": "SELECT 1"}, timeout=30)
 
     assert response.status_code == 501

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from datatracing.pipeline.http_errors import ApiError
-from datatracing.pipeline.query._v1_models import ErrorBody
+from datatracing.pipeline.query._v1_models import ErrorBody, error_responses
 from datatracing.pipeline.query._v1_params import reject_unknown_parameters
 from datatracing.pipeline.store import (
     SqlColumn,
@@ -69,9 +69,11 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         403: "The statement would write or change settings (`read_only`).",
         413: "The result has more rows than `max_rows` (`too_many_rows`).",
         501: "This store cannot run SQL (`not_supported`).",
-        503: "The trace store is unavailable; retry after `Retry-After` seconds.",
     }
-    return {status: {"model": ErrorBody, "description": descriptions[status]} for status in statuses}
+    out: dict[int | str, dict[str, Any]] = {
+        status: {"model": ErrorBody, "description": descriptions[status]} for status in statuses
+    }
+    return {**out, **error_responses(503)}
 
 
 def sql_router(
@@ -84,7 +86,7 @@ def sql_router(
     """`POST /v1/sql` over `store` (`create_app` mounts it); limits as the module doc says."""
     router = APIRouter(dependencies=[Depends(reject_unknown_parameters)], tags=["v1"])
 
-    @router.post("/v1/sql", response_model=SqlBody, responses=_errors(400, 403, 413, 501, 503))
+    @router.post("/v1/sql", response_model=SqlBody, responses=_errors(400, 403, 413, 501))
     def post_sql(request: SqlRequest) -> SqlBody:
         """Run one read-only SQL statement (tables: `datatracing.spans`, `datatracing.traces`...)."""
         if not isinstance(store, SqlReader):
