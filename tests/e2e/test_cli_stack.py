@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
+import pytest
 
 from datatracing.pipeline.broker import free_port
 
@@ -66,11 +70,35 @@ def test_cli_bad_environment_setting_exits_2_one_line() -> None:
     ]
 
 
-def test_cli_trace_bad_id_exits_2(tmp_path: Path) -> None:
-    result = _cli("trace", "not-hex", "--query-url", f"http://127.0.0.1:{free_port()}", env=dict(os.environ))
-    assert result.returncode == 2  # refused before any request: nothing needs to listen there
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """Answers 200 to anything and records the path: a bad id must never get here."""
+
+    paths: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        self.paths.append(self.path)
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("bad", ["not-hex", "abc/", "?x=1", "../stats"])
+def test_cli_trace_bad_id_exits_2_without_any_request(bad: str) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        result = _cli("trace", bad, "--query-url", url, env=dict(os.environ))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 2
     assert result.stdout == ""
-    assert result.stderr.splitlines() == ["error: trace id: 'not-hex' is not 1-32 hex characters, non-zero"]
+    assert result.stderr.splitlines() == [f"error: trace id: {bad!r} is not 1-32 hex characters, non-zero"]
+    assert _Recorder.paths == []  # refused before any request
 
 
 def test_cli_unknown_bench_suite_exits_2() -> None:

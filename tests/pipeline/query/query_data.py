@@ -17,6 +17,7 @@ from datatracing.pipeline.store import (
     Operation,
     SampledTrace,
     SpanBatch,
+    SqlResult,
     TracePage,
     TraceQuery,
 )
@@ -149,6 +150,10 @@ class DownableStore:
     def count_spans(self) -> int:
         self._check()
         return self.faulty.count_spans()
+
+    def read_sql(self, sql: str, *, max_rows: int, max_seconds: float) -> SqlResult:
+        self._check()
+        return self.real.read_sql(sql, max_rows=max_rows, max_seconds=max_seconds)
 
     def close(self) -> None:
         self.faulty.close()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import inspect
+import uuid
 from pathlib import Path
 
 import pytest
@@ -56,9 +58,30 @@ def test_open_store_bad_retention_raises_config_error(chdb_url: str) -> None:
         open_store(chdb_url, retention_days=0)
 
 
-def test_store_satisfies_trace_store_port(chdb_url: str) -> None:
-    store: TraceStore = open_store(chdb_url)
-    store.close()
+def _port_methods() -> list[str]:
+    return sorted(
+        name for name, value in vars(TraceStore).items() if callable(value) and not name.startswith("_")
+    )
+
+
+def test_store_implements_every_trace_store_method_with_the_port_signature() -> None:
+    assert "search" in _port_methods()  # the port's members are found at all
+    for name in _port_methods():
+        ours = inspect.signature(getattr(ClickHouseTraceStore, name))
+        port = inspect.signature(getattr(TraceStore, name))
+        assert ours == port, f"{name}: store {ours} != port {port}"
+
+
+def test_opened_store_is_a_trace_store_that_answers_port_calls(chdb_url: str) -> None:
+    store: TraceStore = open_store(chdb_url, database="port_" + uuid.uuid4().hex[:8])
+    try:
+        assert store.migrate()  # a fresh database: every migration applied now
+        assert store.migrate() == []
+        assert store.services() == []
+        assert store.count_spans() == 0
+        assert store.get_trace("0" * 31 + "1") is None
+    finally:
+        store.close()
 
 
 def test_public_api_all_sorted_and_exported() -> None:

@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from datatracing.model import Span, Trace
 from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.broker import make_producer
+from datatracing.pipeline.cli._base import QueryServiceError
 from datatracing.pipeline.errors import BrokerUnavailableError, ConfigError
 from datatracing.pipeline.store import SpanBatch, TraceQuery, TraceStore
 from datatracing.wire import encode_spans, trace_key
@@ -89,13 +90,19 @@ class _Api:
         try:
             return self._client.get(self._url + path, params=tuple(params or ()))
         except httpx.HTTPError as exc:
-            raise ConfigError(f"query service at {self._url} unreachable: {exc}") from exc
+            raise QueryServiceError(f"query service at {self._url} unreachable: {exc}") from exc
+
+    def _check(self, response: httpx.Response) -> None:
+        if response.status_code != 200:
+            raise QueryServiceError(
+                f"query service at {self._url}: HTTP {response.status_code}: {response.text[:300]}"
+            )
 
     def get_trace(self, trace_id: str) -> Trace | None:
         response = self._get(f"/v1/traces/{trace_id}")
         if response.status_code in (400, 404):
             return None
-        response.raise_for_status()
+        self._check(response)
         return Trace.model_validate(response.json()["data"])
 
     def search(self, query: TraceQuery) -> tuple[list[str], str | None]:
@@ -119,7 +126,7 @@ class _Api:
         response = self._get("/v1/traces", params)
         if response.status_code == 400:
             raise ConfigError(f"query service refused the search: {response.text[:500]}")
-        response.raise_for_status()
+        self._check(response)
         body = response.json()
         return [hit["trace_id"] for hit in body["data"]], body.get("next_cursor")
 

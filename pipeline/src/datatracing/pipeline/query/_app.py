@@ -22,6 +22,7 @@ from datatracing.pipeline.http_errors import install_error_handlers
 from datatracing.pipeline.query._graph_api import graph_router
 from datatracing.pipeline.query._jaeger_api import jaeger_router
 from datatracing.pipeline.query._openapi import service_document
+from datatracing.pipeline.query._sql_api import sql_router
 from datatracing.pipeline.query._tempo import tempo_router
 from datatracing.pipeline.query._ui import ui_router
 from datatracing.pipeline.query._v1 import v1_router
@@ -41,6 +42,7 @@ def create_app(store: TraceStore, *, max_limit: int = 1000) -> FastAPI:
 
     app.include_router(v1_router(store, max_limit=max_limit))
     app.include_router(graph_router(store))
+    app.include_router(sql_router(store))  # POST /v1/sql
     app.include_router(jaeger_router(store))  # /api/... and /api/v3/...
     app.include_router(tempo_router(store))  # /api/v2/traces/{id}
     app.include_router(ui_router())  # /, /search, /trace/{id}, /services, /static/...

@@ -19,11 +19,19 @@ from datatracing.pipeline.store._port import (
     DependencyEdge,
     Operation,
     SampledTrace,
+    SqlReader,
     TracePage,
     TraceQuery,
     TraceSampling,
     TraceStore,
     TraceSummary,
+)
+from datatracing.pipeline.store._sqlread import (
+    SqlColumn,
+    SqlLimitError,
+    SqlReadOnlyError,
+    SqlResult,
+    check_read_statement,
 )
 from datatracing.pipeline.store._store import ClickHouseTraceStore
 
@@ -34,6 +42,11 @@ __all__ = [
     "Operation",
     "SampledTrace",
     "SpanBatch",
+    "SqlColumn",
+    "SqlLimitError",
+    "SqlReadOnlyError",
+    "SqlReader",
+    "SqlResult",
     "StoreQueryError",
     "StoreSchemaError",
     "TracePage",
@@ -41,6 +54,7 @@ __all__ = [
     "TraceSampling",
     "TraceStore",
     "TraceSummary",
+    "check_read_statement",
     "cluster_statements",
     "open_store",
 ]

@@ -6,18 +6,20 @@ import base64
 import binascii
 import re
 from collections.abc import Collection, Iterable
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from datatracing.model import Trace
 from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.store._batch import SpanBatch
+from datatracing.pipeline.store._sqlread import SqlResult
 
 __all__ = [
     "DependencyEdge",
     "Operation",
     "SampledTrace",
+    "SqlReader",
     "TracePage",
     "TraceQuery",
     "TraceSampling",
@@ -250,3 +252,12 @@ class TraceStore(Protocol):
 
     def close(self) -> None:
         """Release the connection; the store cannot be used afterwards."""
+
+
+@runtime_checkable
+class SqlReader(Protocol):
+    """A store that answers analysts' SQL: one read-only statement within a row and a time limit."""
+
+    def read_sql(self, sql: str, *, max_rows: int, max_seconds: float) -> SqlResult:
+        """The rows of `sql`, run with `readonly = 1`; raises `SqlReadOnlyError` for a write,
+        `SqlLimitError` past `max_rows` rows or `max_seconds`, `StoreQueryError` for bad SQL."""

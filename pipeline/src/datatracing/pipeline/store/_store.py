@@ -40,6 +40,7 @@ from datatracing.pipeline.store._sql import (
     TIME_BOUNDS,
     build_search,
 )
+from datatracing.pipeline.store._sqlread import SqlResult, run_read_sql
 
 __all__ = ["TABLES", "ClickHouseTraceStore"]
 
@@ -315,6 +316,11 @@ class ClickHouseTraceStore:
             )
             for row in self._rows(DEPENDENCIES, params)
         ]
+
+    def read_sql(self, sql: str, *, max_rows: int, max_seconds: float) -> SqlResult:
+        """Analysts' SQL, read-only and within limits (see `SqlReader`); table names are qualified
+        by the caller (`datatracing.spans`)."""
+        return run_read_sql(self._backend, sql, max_rows=max_rows, max_seconds=max_seconds)
 
     def count_spans(self) -> int:
         return int(self._rows(COUNT_SPANS)[0]["n"])
