@@ -107,7 +107,10 @@ def import_cmd(
     if not path.is_file():
         fail(f"path: {path} is not a file")
     wait_for_kafka(bootstrap, 0)
-    summary = import_jsonl(path, KafkaTarget(bootstrap, settings.topics.sampled, settings.kafka.producer))
+    summary = import_jsonl(
+        path,
+        KafkaTarget(bootstrap, settings.topics.sampled, settings.kafka.producer, settings.kafka.security),
+    )
     if summary.spans == 0:
         if summary.bad_lines:
             line, reason = summary.bad_lines[0]

@@ -30,6 +30,7 @@ from datatracing.model import Span, Trace
 from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.broker import make_producer
 from datatracing.pipeline.cli._base import QueryServiceError
+from datatracing.pipeline.config import KafkaSecuritySettings
 from datatracing.pipeline.errors import BrokerUnavailableError, ConfigError
 from datatracing.pipeline.store import SpanBatch, TraceQuery, TraceStore
 from datatracing.wire import encode_spans, trace_key
@@ -73,6 +74,8 @@ class KafkaTarget:
     bootstrap_servers: str
     topic: str
     producer: Mapping[str, Any] = field(default_factory=dict)
+    #: The Kafka security block (`kafka.security`), applied like every other client's.
+    security: KafkaSecuritySettings | None = None
 
 
 # --- export ----------------------------------------------------------------------------------------
@@ -245,7 +248,9 @@ def import_jsonl(
     stream = source.open(encoding="utf-8") if isinstance(source, Path) else source
     bad: list[tuple[int, str]] = []
     producer = (
-        make_producer(target.bootstrap_servers, target.producer) if isinstance(target, KafkaTarget) else None
+        make_producer(target.bootstrap_servers, target.producer, security=target.security)
+        if isinstance(target, KafkaTarget)
+        else None
     )
     file_digest = hashlib.sha256()
     spans = batches = 0

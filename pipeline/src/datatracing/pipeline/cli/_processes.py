@@ -38,7 +38,10 @@ def worker(
     # Opened here and held while the worker runs: the worker's own `open_store` shares this
     # connection (one per chdb path and process), so the check and the worker see the same store.
     store = open_store_waiting(
-        settings.store_url, retention_days=settings.store.retention_days, wait_s=startup_wait
+        settings.store_url,
+        retention_days=settings.store.retention_days,
+        wait_s=startup_wait,
+        password=settings.store.secret_password(),
     )
     try:
         wait_for_kafka(settings.kafka.bootstrap_servers, startup_wait)
@@ -58,7 +61,10 @@ def query(config: ConfigOpt = None, startup_wait: StartupWaitOpt = _DEFAULT_WAIT
     if settings.store_url.startswith("chdb:"):
         fail("store.url: the query service alone needs a ClickHouse server; chdb is served by `worker store`")
     store = open_store_waiting(
-        settings.store_url, retention_days=settings.store.retention_days, wait_s=startup_wait
+        settings.store_url,
+        retention_days=settings.store.retention_days,
+        wait_s=startup_wait,
+        password=settings.store.secret_password(),
     )
     try:
         uvicorn.run(

@@ -131,7 +131,9 @@ def _reason(exc: BaseException, native: list[str]) -> str:
     return message
 
 
-def open_store_waiting(url: str, *, retention_days: int, wait_s: float) -> ClickHouseTraceStore:
+def open_store_waiting(
+    url: str, *, retention_days: int, wait_s: float, password: str | None = None
+) -> ClickHouseTraceStore:
     """`open_store(url)` retried while the store is unavailable (a chdb path another process holds, a
     ClickHouse server not answering); raise `StoreUnavailableError` naming the URL (password masked)
     after `wait_s` seconds. Settings errors (`ConfigError`) and a chdb path that cannot be opened
@@ -142,7 +144,7 @@ def open_store_waiting(url: str, *, retention_days: int, wait_s: float) -> Click
         native: list[str] = []
         try:
             with _quiet_attempt(native):
-                return open_store(url, retention_days=retention_days)
+                return open_store(url, retention_days=retention_days, password=password)
         except StoreUnavailableError as exc:
             raise StoreUnavailableError(f"cannot open the store at {shown}: {_reason(exc, native)}") from exc
 
