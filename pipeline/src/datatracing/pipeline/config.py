@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from datatracing.pipeline.errors import ConfigError
@@ -97,8 +97,11 @@ class QuerySettings(_Section):
 
 
 class WorkerSettings(_Section):
-    #: Faust's HTTP port for the sampler worker (metrics); the sink worker uses `web_port + 1`.
+    #: HTTP port of the sampler worker (`/metrics`, `/healthz`, `/readyz`); the sink worker uses
+    #: `web_port + 1`.
     web_port: int = Field(default=6066, ge=1, le=65535)
+    #: Address the sampler's and sink's HTTP servers bind (`0.0.0.0` to let a remote Prometheus scrape).
+    host: str = Field(default="127.0.0.1", min_length=1)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
 
@@ -205,6 +208,30 @@ class SamplerSettings(_Section):
         return _ns(self.decision_cache_ttl)
 
 
+class AuthSettings(_Section):
+    """API keys for the HTTP services (query API and UI, ingest gateway); off by default.
+
+    Clients send `Authorization: Bearer <key>` (or `X-API-Key: <key>`). Keys are kept as sha256
+    digests only: `keys_file` lists `name:tenant:sha256hex` lines (`datatracing auth hash-key` prints
+    one), `keys` takes plain keys (from the environment, for tests and simple setups) that are hashed
+    when loaded. Health (`/healthz`, `/readyz`) and `/metrics` stay open.
+
+    Example:
+        >>> AuthSettings().enabled
+        False
+    """
+
+    enabled: bool = False
+    keys_file: Path | None = None
+    keys: list[SecretStr] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _keys_when_enabled(self) -> AuthSettings:
+        if self.enabled and self.keys_file is None and not self.keys:
+            raise ValueError("auth is enabled but neither auth.keys_file nor auth.keys is set")
+        return self
+
+
 class Settings(BaseSettings):
     """All runtime settings of the pipeline processes."""
 
@@ -221,6 +248,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = WorkerSettings()
     sampler: SamplerSettings = SamplerSettings()
     ingest: IngestSettings = IngestSettings()
+    auth: AuthSettings = AuthSettings()
     #: Sampling policy file (YAML or JSON); none means keep every trace.
     policy_file: Path | None = None
 

@@ -335,6 +335,7 @@ def import_cmd(
 
 sampler_app = typer.Typer(no_args_is_help=True, help="Tail-sampler tools.")
 app.add_typer(sampler_app, name="sampler")
+app.add_typer(__import__("datatracing.pipeline.cli._auth", fromlist=["auth_app"]).auth_app, name="auth")
 
 
 @sampler_app.command("replay")

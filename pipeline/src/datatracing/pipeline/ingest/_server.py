@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import uvicorn
     from fastapi import FastAPI
 
-    from datatracing.pipeline.config import KafkaSettings, TopicSettings
+    from datatracing.pipeline.config import AuthSettings, KafkaSettings, TopicSettings
 
 __all__ = ["ingest_producer_config", "ingest_server_config", "make_ingest_producer", "run_ingest"]
 
@@ -123,8 +123,12 @@ def run_ingest(
     *,
     log_level: str = "info",
     api_key_check: ApiKeyCheck | None = None,
+    auth: AuthSettings | None = None,
 ) -> None:
     """Serve the gateway until SIGINT/SIGTERM, then flush the producer.
+
+    With `auth` enabled, export requests need a known API key (a bad keys file raises `ConfigError`
+    before anything starts).
 
     Creates the spans topic when missing (with `topics.partitions`), publishes to `topics.spans`.
 
@@ -135,12 +139,14 @@ def run_ingest(
     import uvicorn
 
     from datatracing.pipeline.broker import ensure_topics, topic_specs
+    from datatracing.pipeline.http_auth import Authenticator
 
+    authenticator = Authenticator.from_settings(auth) if auth is not None else None
     ensure_open_files(settings.max_connections)
     ensure_topics(kafka.bootstrap_servers, [s for s in topic_specs(topics) if s.topic == topics.spans])
     producer = make_ingest_producer(
         settings, kafka.bootstrap_servers, kafka.producer, max_message_bytes=kafka.max_message_bytes
     )
-    app = create_ingest_app(producer, topics.spans, settings, api_key_check)
+    app = create_ingest_app(producer, topics.spans, settings, api_key_check, auth=authenticator)
     log.info("ingest gateway on %s:%d publishing to %s", settings.host, settings.port, topics.spans)
     uvicorn.Server(ingest_server_config(app, settings, log_level=log_level)).run()
