@@ -69,7 +69,11 @@ def create_app(
     install_error_handlers(app)
     registry = registry if registry is not None else CollectorRegistry(auto_describe=False)
     app.state.metrics_registry = registry
-    probe = ReadinessProbe(readiness if readiness is not None else {"store": store.count_spans})
+
+    def store_answers() -> object:  # looked up when called: building the app never touches the store
+        return store.count_spans()
+
+    probe = ReadinessProbe(readiness if readiness is not None else {"store": store_answers})
     if auth is not None:
         app.add_middleware(AuthMiddleware, authenticator=auth, is_open=_ui_open)
     # Added last, so outermost: refused requests are counted too.
