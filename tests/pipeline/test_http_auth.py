@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import SecretStr, ValidationError
 
-from datatracing.pipeline.config import AuthSettings
+from datatracing.pipeline.config import AuthSettings, load_settings
 from datatracing.pipeline.errors import ConfigError
 from datatracing.pipeline.http_auth import (
     ApiKey,
@@ -123,3 +123,25 @@ def test_auth_settings_plain_keys_hashed_never_kept_in_clear() -> None:
     assert auth.authenticate({"authorization": "Bearer plain-key"}) == Principal("key0", "default")
     assert "plain-key" not in repr(auth.keys)
     assert all(k.digest == hashlib.sha256(b"plain-key").digest() for k in auth.keys)
+
+
+def test_auth_settings_from_environment_keys_hashed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATATRACING_AUTH__ENABLED", "true")
+    monkeypatch.setenv("DATATRACING_AUTH__KEYS", '["env-key-1"]')
+
+    settings = load_settings()
+
+    assert "env-key-1" not in repr(settings.auth)
+    auth = Authenticator.from_settings(settings.auth)
+    assert auth is not None
+    assert auth.authenticate({"x-api-key": "env-key-1"}) == Principal("key0", "default")
+
+
+def test_auth_settings_enabled_without_keys_one_line_start_up_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATATRACING_AUTH__ENABLED", "true")
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+
+    assert "auth" in str(caught.value)
+    assert "\n" not in str(caught.value)
