@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import pytest
@@ -92,3 +93,18 @@ async def test_ingest_readyz_broker_unreachable_503_envelope(authed: AppFactory)
     assert error["code"] == "not_ready"
     assert error["message"].startswith("not ready: broker failing")
     assert error["details"] == [{"check": "broker", "status": error["details"][0]["status"]}]
+
+
+async def test_ingest_auth_keys_never_logged_at_debug(
+    authed: AppFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    wrong = "ingest-wrong-key-55aa"
+    body = proto_body(make_spans([3]))
+    async with asgi_client(authed()) as client:
+        for key in (KEY, wrong):
+            await client.post("/v1/traces", content=body, headers={**PROTO, "authorization": f"Bearer {key}"})
+            await client.post("/v1/traces", content=b"{}", headers={**JSON, "x-api-key": key})
+    assert caplog.records  # debug logging did run
+    assert KEY not in caplog.text
+    assert wrong not in caplog.text
