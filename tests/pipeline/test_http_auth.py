@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import SecretStr, ValidationError
 
-from datatracing.pipeline.config import AuthSettings, load_settings
+from datatracing.pipeline.config import AuthSettings, Settings, load_settings
 from datatracing.pipeline.errors import ConfigError
 from datatracing.pipeline.http_auth import (
     ApiKey,
@@ -145,3 +145,22 @@ def test_auth_settings_enabled_without_keys_one_line_start_up_error(monkeypatch:
 
     assert "auth" in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_auth_settings_json_dump_holds_digests_that_authenticate_the_key() -> None:
+    # As the embedded stack hands its settings to its workers: a JSON dump written to a file.
+    settings = Settings(auth=AuthSettings(enabled=True, keys=[SecretStr("stack-key")]))
+    dumped = settings.model_dump(mode="json")
+
+    assert "stack-key" not in str(dumped)
+    assert dumped["auth"]["keys"] == ["sha256:" + hash_key("stack-key")]
+    auth = Authenticator.from_settings(Settings.model_validate(dumped).auth)
+    assert auth is not None
+    assert auth.authenticate({"x-api-key": "stack-key"}) == Principal("key0", "default")
+    assert auth.authenticate({"x-api-key": "**********"}) is None
+    assert auth.authenticate({"x-api-key": dumped["auth"]["keys"][0]}) is None
+
+
+def test_auth_settings_malformed_digest_entry_refused() -> None:
+    with pytest.raises(ValidationError, match="64 lowercase hex"):
+        AuthSettings(enabled=True, keys=[SecretStr("sha256:abc")])

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from datatracing.pipeline.config import DEFAULT_TENANT, AuthSettings
+from datatracing.pipeline.config import DEFAULT_TENANT, KEY_DIGEST_PREFIX, AuthSettings
 from datatracing.pipeline.errors import ConfigError
 from datatracing.pipeline.http_errors import envelope
 
@@ -147,7 +147,11 @@ class Authenticator:
             return None
         keys = load_keys_file(settings.keys_file) if settings.keys_file is not None else []
         for index, secret in enumerate(settings.keys):
-            keys.append(ApiKey.from_plain(f"key{index}", DEFAULT_TENANT, secret.get_secret_value()))
+            value, name = secret.get_secret_value(), f"key{index}"
+            if value.startswith(KEY_DIGEST_PREFIX):
+                keys.append(ApiKey(name, DEFAULT_TENANT, bytes.fromhex(value[len(KEY_DIGEST_PREFIX) :])))
+            else:
+                keys.append(ApiKey.from_plain(name, DEFAULT_TENANT, value))
         if not keys:
             where = f"{settings.keys_file}: " if settings.keys_file is not None else ""
             raise ConfigError(f"{where}auth is enabled but no API key is configured")
