@@ -4,7 +4,8 @@
 - `datatracing_query_request_duration_seconds{route}`: time to the end of the answer (histogram).
 
 `route` is the route's template (`/v1/traces/{trace_id}`), never the raw path, so trace ids cannot grow
-the label set; a request no route matched counts as `unmatched`.
+the label set; a request no route matched, or refused before routing (401 without an API key),
+counts as `unmatched`.
 """
 
 from __future__ import annotations
