@@ -39,6 +39,8 @@ LAYERS = (
     "datatracing.pipeline.broker",
     "datatracing.pipeline.audit",
     "datatracing.pipeline.http_errors",
+    "datatracing.pipeline.http_auth",
+    "datatracing.pipeline.http_health",
     # the stages, in the order a span passes them (the sink writes through the store's port)
     "datatracing.pipeline.ingest",
     "datatracing.pipeline.sampler",
@@ -53,7 +55,10 @@ LAYERS = (
 
 _SDK = {"datatracing.errors", "datatracing.model", "datatracing.wire", "datatracing.sdk"}
 _STAGES = {f"datatracing.pipeline.{p}" for p in ("ingest", "sampler", "store", "sink", "query")}
-_BOTTOM = {f"datatracing.pipeline.{p}" for p in ("errors", "config", "broker", "audit", "http_errors")}
+_BOTTOM = {
+    f"datatracing.pipeline.{p}"
+    for p in ("errors", "config", "broker", "audit", "http_errors", "http_auth", "http_health")
+}
 
 # What each package may import (of ours). The same table is in docs/architecture.md.
 ALLOWED: dict[str, set[str]] = {
@@ -72,6 +77,12 @@ ALLOWED: dict[str, set[str]] = {
     },
     "datatracing.pipeline.audit": {"datatracing.pipeline.config", "datatracing.pipeline.broker"},
     "datatracing.pipeline.http_errors": {"datatracing.errors", "datatracing.pipeline.errors"},
+    "datatracing.pipeline.http_auth": {
+        "datatracing.pipeline.errors",
+        "datatracing.pipeline.config",
+        "datatracing.pipeline.http_errors",
+    },
+    "datatracing.pipeline.http_health": {"datatracing.pipeline.errors", "datatracing.pipeline.http_errors"},
     "datatracing.pipeline.ingest": {
         "datatracing.errors",
         "datatracing.wire",
@@ -79,6 +90,8 @@ ALLOWED: dict[str, set[str]] = {
         "datatracing.pipeline.config",
         "datatracing.pipeline.broker",
         "datatracing.pipeline.http_errors",
+        "datatracing.pipeline.http_auth",
+        "datatracing.pipeline.http_health",
     },
     "datatracing.pipeline.sampler": {
         "datatracing.errors",
@@ -89,6 +102,7 @@ ALLOWED: dict[str, set[str]] = {
         "datatracing.pipeline.config",
         "datatracing.pipeline.broker",
         "datatracing.pipeline.audit",
+        "datatracing.pipeline.http_health",
     },
     "datatracing.pipeline.store": {
         "datatracing.errors",
@@ -111,12 +125,16 @@ ALLOWED: dict[str, set[str]] = {
         "datatracing.wire",
         "datatracing.pipeline.errors",
         "datatracing.pipeline.http_errors",
+        "datatracing.pipeline.http_auth",
+        "datatracing.pipeline.http_health",
         "datatracing.pipeline.store",
     },
     "datatracing.pipeline.runtime": {
         "datatracing.pipeline.errors",
         "datatracing.pipeline.config",
         "datatracing.pipeline.broker",
+        "datatracing.pipeline.http_auth",
+        "datatracing.pipeline.http_health",
         "datatracing.pipeline.sampler",
         "datatracing.pipeline.store",
         "datatracing.pipeline.sink",

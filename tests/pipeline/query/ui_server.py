@@ -12,6 +12,7 @@ from ui_data import batch_trace, checkout_trace, failed_trace, wide_trace
 
 from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.bench._serve import serve_in_thread
+from datatracing.pipeline.http_auth import Authenticator
 from datatracing.pipeline.query import create_app
 from datatracing.pipeline.store import ClickHouseTraceStore, SpanBatch, open_store
 
@@ -25,19 +26,20 @@ def fill(store: ClickHouseTraceStore, *, wide: bool = True) -> None:
         store.insert(SpanBatch.from_spans(wide_trace(), AUDIT))
 
 
-def build_app(store: ClickHouseTraceStore) -> FastAPI:
-    app = create_app(store)
+def build_app(store: ClickHouseTraceStore, auth: Authenticator | None = None) -> FastAPI:
+    app = create_app(store, auth=auth)
     return app
 
 
 @contextmanager
-def ui_service(chdb_url: str) -> Iterator[str]:
-    """The service URL over a fresh database on `chdb_url`, filled with the UI traces."""
+def ui_service(chdb_url: str, auth: Authenticator | None = None) -> Iterator[str]:
+    """The service URL over a fresh database on `chdb_url`, filled with the UI traces (API keys on
+    with `auth`)."""
     store = open_store(chdb_url, database="ui_" + uuid.uuid4().hex[:10])
     store.migrate()
     try:
         fill(store)
-        with serve_in_thread(build_app(store)) as url:
+        with serve_in_thread(build_app(store, auth)) as url:
             yield url
     finally:
         store.close()

@@ -10,12 +10,14 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from datatracing.model import Resource, Span, SpanKind
 from datatracing.pipeline.audit import SamplingAudit
+from datatracing.pipeline.broker import free_port
 from datatracing.pipeline.config import TopicSettings
 from datatracing.wire import encode_spans
 
@@ -95,8 +97,15 @@ def wait_until(condition: Callable[[], bool], timeout_s: float, what: str, step_
         time.sleep(step_s)  # a deadline loop on a condition, not a fixed wait
 
 
-def write_settings(folder: Path, bootstrap: str, topics: TopicSettings, **sink: float | int) -> Path:
-    """A settings YAML for one worker: its own data dir and chdb path."""
+def write_settings(
+    folder: Path,
+    bootstrap: str,
+    topics: TopicSettings,
+    extra: dict[str, Any] | None = None,
+    **sink: float | int,
+) -> Path:
+    """A settings YAML for one worker: its own data dir and chdb path, its HTTP server (a sink alone
+    serves on `worker.web_port + 1`) on a free port; `extra` sections are added as they are."""
     settings = {
         "data_dir": str(folder / "data"),
         "kafka": {"bootstrap_servers": bootstrap, "session_timeout_ms": 3000},
@@ -109,8 +118,9 @@ def write_settings(folder: Path, bootstrap: str, topics: TopicSettings, **sink: 
             "retry_max_s": 0.5,
         }
         | dict(sink),
-        "worker": {"log_level": "warning"},
-    }
+        # free_port() is free; the sink alone binds web_port + 1, so web_port is the one below it.
+        "worker": {"log_level": "warning", "web_port": free_port() - 1},
+    } | (extra or {})
     path = folder / "settings.yaml"
     path.write_text(yaml.safe_dump(settings), encoding="utf-8")
     return path

@@ -42,3 +42,29 @@ def test_sink_metrics_same_app_follows_later_changes() -> None:
 
     assert "datatracing_sink_dead_lettered_total 0.0" in before
     assert "datatracing_sink_dead_lettered_total 5.0" in _scrape(app)
+
+
+def test_sink_metrics_insert_durations_lag_and_paused_at_scrape_time() -> None:
+    from datatracing.pipeline.sink import SinkCollector, sink_metrics_text
+
+    stats = SinkStats()
+    for seconds in (0.002, 0.03, 0.03, 7.0):
+        stats.insert_duration.observe(seconds)
+    lag = {0: 5, 1: 0}
+    paused = [False]
+    render = sink_metrics_text(SinkCollector(stats, lag=lambda: lag, paused=lambda: paused[0]))
+
+    text = render().decode()
+    assert 'datatracing_sink_insert_duration_seconds_bucket{le="0.005"} 1.0' in text
+    assert 'datatracing_sink_insert_duration_seconds_bucket{le="0.05"} 3.0' in text
+    assert 'datatracing_sink_insert_duration_seconds_bucket{le="+Inf"} 4.0' in text
+    assert "datatracing_sink_insert_duration_seconds_count 4.0" in text
+    assert 'datatracing_sink_consumer_lag{partition="0"} 5.0' in text
+    assert 'datatracing_sink_consumer_lag{partition="1"} 0.0' in text
+    assert "datatracing_sink_paused 0.0" in text
+
+    paused[0] = True
+    assert "datatracing_sink_paused 1.0" in render().decode()
+    paused[0] = False
+    stats.store_failing = True  # a batch waiting for the store holds consumption too
+    assert "datatracing_sink_paused 1.0" in render().decode()

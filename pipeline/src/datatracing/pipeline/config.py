@@ -11,12 +11,23 @@ imports nothing of the packages it configures.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from datatracing.pipeline.errors import ConfigError, redact_url
@@ -160,8 +171,11 @@ class QuerySettings(_Section):
 
 
 class WorkerSettings(_Section):
-    #: Faust's HTTP port for the sampler worker (metrics); the sink worker uses `web_port + 1`.
+    #: HTTP port of the sampler worker (`/metrics`, `/healthz`, `/readyz`); the sink worker uses
+    #: `web_port + 1`.
     web_port: int = Field(default=6066, ge=1, le=65535)
+    #: Address the sampler's and sink's HTTP servers bind (`0.0.0.0` to let a remote Prometheus scrape).
+    host: str = Field(default="127.0.0.1", min_length=1)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
 
@@ -268,6 +282,64 @@ class SamplerSettings(_Section):
         return _ns(self.decision_cache_ttl)
 
 
+#: An entry of `AuthSettings.keys` starting with this is a key's sha256 digest, not the key.
+KEY_DIGEST_PREFIX = "sha256:"
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def key_digest_entry(key: str) -> str:
+    """`key` as an `AuthSettings.keys` entry holding only its digest (`sha256:<hex>`)."""
+    if key.startswith(KEY_DIGEST_PREFIX):
+        return key
+    return KEY_DIGEST_PREFIX + hashlib.sha256(key.encode()).hexdigest()
+
+
+class AuthSettings(_Section):
+    """API keys for the HTTP services (query API and UI, ingest gateway); off by default.
+
+    Clients send `Authorization: Bearer <key>` (or `X-API-Key: <key>`). Keys are kept as sha256
+    digests only: `keys_file` lists `name:tenant:sha256hex` lines (`datatracing auth hash-key` prints
+    one), `keys` takes plain keys (from the environment, for tests and simple setups) that are hashed
+    when loaded, or digests written `sha256:<hex>`. Dumped as JSON (the settings file the embedded
+    stack hands its workers), `keys` holds digests only. Health (`/healthz`, `/readyz`) and
+    `/metrics` stay open.
+
+    Example:
+        >>> AuthSettings().enabled
+        False
+    """
+
+    enabled: bool = False
+    keys_file: Path | None = None
+    keys: list[SecretStr] = Field(default_factory=list)
+
+    @field_validator("keys")
+    @classmethod
+    def _digests_well_formed(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        for index, key in enumerate(keys):
+            value = key.get_secret_value()
+            if value.startswith(KEY_DIGEST_PREFIX) and not _SHA256_HEX.fullmatch(
+                value[len(KEY_DIGEST_PREFIX) :]
+            ):
+                raise ValueError(
+                    f"keys[{index}]: a digest is {KEY_DIGEST_PREFIX} and 64 lowercase hex characters"
+                )
+            if not value.strip():
+                raise ValueError(f"keys[{index}]: empty key")
+        return keys
+
+    @field_serializer("keys", when_used="json")
+    def _keys_as_digests(self, keys: list[SecretStr]) -> list[str]:
+        # Never the plain key, and never SecretStr's mask (which a reader would take for the key).
+        return [key_digest_entry(k.get_secret_value()) for k in keys]
+
+    @model_validator(mode="after")
+    def _keys_when_enabled(self) -> AuthSettings:
+        if self.enabled and self.keys_file is None and not self.keys:
+            raise ValueError("auth is enabled but neither auth.keys_file nor auth.keys is set")
+        return self
+
+
 class Settings(BaseSettings):
     """All runtime settings of the pipeline processes."""
 
@@ -284,6 +356,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = WorkerSettings()
     sampler: SamplerSettings = SamplerSettings()
     ingest: IngestSettings = IngestSettings()
+    auth: AuthSettings = AuthSettings()
     #: Sampling policy file (YAML or JSON); none means keep every trace.
     policy_file: Path | None = None
 

@@ -15,6 +15,7 @@ else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -35,6 +36,7 @@ __all__ = [
     "DataDirOpt",
     "GuardedGroup",
     "QueryServiceError",
+    "api_key_headers",
     "exit_code_for",
     "fail",
     "one_line",
@@ -141,3 +143,11 @@ def query_url_for(settings: Settings, explicit: str | None) -> str:
     if state is not None:
         return state.query_url
     return f"http://{settings.query.host}:{settings.query.port}"
+
+
+def api_key_headers() -> dict[str, str]:
+    """The `Authorization` header for a query service with API keys on: the key comes from the
+    `DATATRACING_API_KEY` environment variable (never from an option, so it stays out of shell
+    history and process lists); no header without it."""
+    key = os.environ.get("DATATRACING_API_KEY", "").strip()
+    return {"Authorization": f"Bearer {key}"} if key else {}

@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from datatracing.model import SpanKind, StatusCode
+from datatracing.pipeline.cli._base import api_key_headers
 from datatracing.sdk import (
     BatchSpanProcessor,
     KafkaSpanExporter,
@@ -209,7 +210,7 @@ def run_demo(bootstrap: str, topic: str, query_url: str, count: int, timeout_s: 
     )
     deadline = time.monotonic() + timeout_s
     pending = list(traces)
-    with httpx.Client(base_url=query_url, timeout=10) as client:
+    with httpx.Client(base_url=query_url, timeout=10, headers=api_key_headers()) as client:
         while pending and time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError):  # the query service may be restarting
                 pending = [t for t in pending if not _stored(client, t)]

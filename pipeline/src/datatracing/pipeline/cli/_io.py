@@ -29,7 +29,7 @@ from pydantic import ValidationError
 from datatracing.model import Span, Trace
 from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.broker import make_producer
-from datatracing.pipeline.cli._base import QueryServiceError
+from datatracing.pipeline.cli._base import QueryServiceError, api_key_headers
 from datatracing.pipeline.config import KafkaSecuritySettings
 from datatracing.pipeline.errors import BrokerUnavailableError, ConfigError
 from datatracing.pipeline.store import SpanBatch, TraceQuery, TraceStore
@@ -86,7 +86,7 @@ class _Api:
 
     def __init__(self, url: str, client: httpx.Client | None) -> None:
         self._url = url.rstrip("/")
-        self._client = client or httpx.Client(timeout=30)
+        self._client = client or httpx.Client(timeout=30, headers=api_key_headers())
         self._owned = client is None
 
     def _get(self, path: str, params: list[tuple[str, str]] | None = None) -> httpx.Response:

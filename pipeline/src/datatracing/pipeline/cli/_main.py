@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from datatracing.errors import UsageError
+from datatracing.pipeline.cli._auth import auth_app
 from datatracing.pipeline.cli._base import (
     EXIT_CODES_HELP,
     ConfigOpt,
@@ -126,6 +127,7 @@ app.command()(sql)
 
 sampler_app = typer.Typer(no_args_is_help=True, help="Tail-sampler tools.")
 app.add_typer(sampler_app, name="sampler")
+app.add_typer(auth_app, name="auth")
 
 
 @sampler_app.command("replay")

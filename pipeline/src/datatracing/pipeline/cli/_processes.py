@@ -54,6 +54,7 @@ def query(config: ConfigOpt = None, startup_wait: StartupWaitOpt = _DEFAULT_WAIT
     """Run the query service alone (for a ClickHouse server; with chdb the store worker hosts it)."""
     import uvicorn
 
+    from datatracing.pipeline.http_auth import Authenticator
     from datatracing.pipeline.query import create_app
 
     settings = settings_from(config)
@@ -68,7 +69,9 @@ def query(config: ConfigOpt = None, startup_wait: StartupWaitOpt = _DEFAULT_WAIT
     )
     try:
         uvicorn.run(
-            create_app(store, max_limit=settings.query.max_limit),
+            create_app(
+                store, max_limit=settings.query.max_limit, auth=Authenticator.from_settings(settings.auth)
+            ),
             host=settings.query.host,
             port=settings.query.port,
             log_level=settings.worker.log_level,
@@ -84,4 +87,10 @@ def ingest(config: ConfigOpt = None, startup_wait: StartupWaitOpt = _DEFAULT_WAI
     settings = settings_from(config)
     setup_logging(settings.worker.log_level)
     wait_for_kafka(settings.kafka.bootstrap_servers, startup_wait)
-    run_ingest(settings.ingest, settings.kafka, settings.topics, log_level=settings.worker.log_level)
+    run_ingest(
+        settings.ingest,
+        settings.kafka,
+        settings.topics,
+        log_level=settings.worker.log_level,
+        auth=settings.auth,
+    )

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from datatracing.errors import UsageError
-from datatracing.pipeline.cli._base import QueryServiceError
+from datatracing.pipeline.cli._base import QueryServiceError, api_key_headers
 from datatracing.pipeline.errors import PipelineError
 
 __all__ = ["SqlRefusedError", "print_result", "run_sql"]
@@ -33,7 +33,7 @@ def run_sql(query_url: str, statement: str, *, max_rows: int | None = None, time
     if max_rows is not None:
         body["max_rows"] = max_rows
     try:
-        response = httpx.post(f"{query_url}/v1/sql", json=body, timeout=timeout_s)
+        response = httpx.post(f"{query_url}/v1/sql", json=body, timeout=timeout_s, headers=api_key_headers())
     except httpx.HTTPError as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise QueryServiceError(f"query service at {query_url} unreachable: {message}") from exc

@@ -21,6 +21,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from datatracing.model import Span, StatusCode, Trace
+from datatracing.pipeline.cli._base import api_key_headers
 
 __all__ = [
     "TraceLookupError",
@@ -155,7 +156,7 @@ def fetch(query_url: str, trace_id: str, suffix: str = "") -> Any:
         raise TraceLookupError(f"trace id: {raw[:64]!r} is not 1-32 hex characters, non-zero", EXIT_BAD_ID)
     url = f"{query_url}/v1/traces/{raw.lower()}{suffix}"
     try:
-        response = httpx.get(url, timeout=30)
+        response = httpx.get(url, timeout=30, headers=api_key_headers())
     except httpx.HTTPError as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise TraceLookupError(f"query service at {query_url} unreachable: {message}", 1) from exc

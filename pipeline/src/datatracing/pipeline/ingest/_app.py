@@ -5,15 +5,20 @@ Routes:
 - `POST /v1/traces`: `application/x-protobuf` or `application/json` (OTLP JSON), optionally
   `Content-Encoding: gzip` (or deflate). 200 with an `ExportTraceServiceResponse` in the request's
   encoding (`partial_success` counts spans refused for bad ids or times); 400 malformed body;
-  401 when the API-key check refuses; 413 body (or decompressed body) over `max_body_bytes`;
+  401 (+ `WWW-Authenticate: Bearer`) without a known API key when `auth` is on, or when the
+  API-key check refuses; 413 body (or decompressed body) over `max_body_bytes`;
   415 other content types or encodings; 503 + `Retry-After` when the producer is saturated or
   deliveries keep failing. Failure bodies: see `_http` (google.rpc.Status for protobuf clients,
   the JSON error envelope otherwise).
   An export request holding no span (an empty body, `{}`) is answered 200 like any other, publishes
   nothing, and is counted (`datatracing_ingest_empty_requests_total`). A client that goes away
   mid-request gets no answer and no log line: the connection counts it (see `_connections`).
-- `GET /healthz`: `{"status": "ok", "broker": "ok" | "failing", "queued": n}`.
+- `GET /healthz`: `{"status": "ok", "broker": "ok" | "failing", "queued": n}` (alive).
+- `GET /readyz`: 200 when the producer reaches the broker (a metadata request, reused for a couple of
+  seconds) and deliveries are not failing; else 503 with the envelope.
 - `GET /metrics`: Prometheus text.
+
+Health and metrics need no API key (probes and Prometheus carry none).
 
 Messages are keyed by `trace_key(trace id)` and carry the `content-type: application/x-protobuf`
 header, exactly as the SDK's Kafka exporter writes them; the producer must use the
@@ -26,7 +31,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import anyio
@@ -37,7 +42,9 @@ from starlette.requests import ClientDisconnect
 
 from datatracing.errors import InvalidDataError
 from datatracing.pipeline.config import IngestSettings
-from datatracing.pipeline.http_errors import ApiError, install_error_handlers
+from datatracing.pipeline.http_auth import Authenticator, presented_key
+from datatracing.pipeline.http_errors import ApiError, envelope, install_error_handlers
+from datatracing.pipeline.http_health import ReadinessProbe, metadata_check
 from datatracing.pipeline.ingest._connections import ClientStats
 from datatracing.pipeline.ingest._errors import BrokerSaturatedError, UnauthorizedError
 from datatracing.pipeline.ingest._http import (
@@ -91,6 +98,17 @@ def _decode(
     return messages, rejections
 
 
+def _authenticate(auth: Authenticator | None, request: Request) -> None:
+    if auth is None:
+        return
+    principal = auth.authenticate(request.headers)
+    if principal is None:
+        if presented_key(request.headers) is None:
+            raise RequestRejected(401, "an API key is required: Authorization: Bearer <key>", "unauthorized")
+        raise RequestRejected(401, "the API key is not valid", "unauthorized")
+    request.state.principal = principal
+
+
 async def _check_api_key(check: ApiKeyCheck | None, request: Request) -> None:
     if check is None:
         return
@@ -121,8 +139,14 @@ def create_ingest_app(
     topic: str,
     settings: IngestSettings,
     api_key_check: ApiKeyCheck | None = None,
+    *,
+    auth: Authenticator | None = None,
+    readiness: Mapping[str, Callable[[], object]] | None = None,
 ) -> FastAPI:
     """Build the gateway publishing to `topic` through `producer` (flushed when the app shuts down).
+
+    `auth` turns API keys on for `POST /v1/traces` (the principal goes on `request.state.principal`);
+    `readiness` names the checks of `/readyz` (by default a metadata request through `producer`).
 
     `app.state.ingest_stats` holds its `IngestStats`, `app.state.client_stats` its `ClientStats`
     (counted by the connections of `ingest_server_config`, and the empty requests).
@@ -135,6 +159,7 @@ def create_ingest_app(
     clients = ClientStats()
     publisher = KafkaPublisher(producer, topic, settings, stats)
     render_metrics = metrics_text(stats, clients, lambda: len(producer))
+    probe = ReadinessProbe(readiness if readiness is not None else {"broker": metadata_check(producer)})
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -153,6 +178,7 @@ def create_ingest_app(
     install_error_handlers(app)
 
     async def export(request: Request) -> tuple[str, Response]:
+        _authenticate(auth, request)
         await _check_api_key(api_key_check, request)
         encoding = encoding_of(request.headers.get("content-type"))
         if encoding is None:
@@ -201,6 +227,8 @@ def create_ingest_app(
             response = error_response(
                 encoding_of(request.headers.get("content-type")), exc, settings.retry_after_s
             )
+            if exc.status == 401:
+                response.headers["WWW-Authenticate"] = "Bearer"
         stats.count(outcome)
         return response
 
@@ -216,6 +244,12 @@ def create_ingest_app(
             "queued": len(producer),
         }
         return JSONResponse(body)
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        if publisher.failing():
+            return envelope(503, "not_ready", "not ready: deliveries to the broker keep failing")
+        return await probe.response()
 
     @app.get("/metrics")
     async def metrics() -> Response:

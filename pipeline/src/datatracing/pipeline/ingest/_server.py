@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import uvicorn
     from fastapi import FastAPI
 
-    from datatracing.pipeline.config import KafkaSecuritySettings, KafkaSettings, TopicSettings
+    from datatracing.pipeline.config import AuthSettings, KafkaSecuritySettings, KafkaSettings, TopicSettings
 
 __all__ = [
     "gateway_producer_config",
@@ -146,8 +146,12 @@ def run_ingest(
     *,
     log_level: str = "info",
     api_key_check: ApiKeyCheck | None = None,
+    auth: AuthSettings | None = None,
 ) -> None:
     """Serve the gateway until SIGINT/SIGTERM, then flush the producer.
+
+    With `auth` enabled, export requests need a known API key (a bad keys file raises `ConfigError`
+    before anything starts).
 
     Creates the spans topic when missing (with `topics.partitions`), publishes to `topics.spans`.
 
@@ -158,7 +162,9 @@ def run_ingest(
     import uvicorn
 
     from datatracing.pipeline.broker import ensure_topics, topic_specs
+    from datatracing.pipeline.http_auth import Authenticator
 
+    authenticator = Authenticator.from_settings(auth) if auth is not None else None
     ensure_open_files(settings.max_connections)
     ensure_topics(
         kafka.bootstrap_servers,
@@ -168,6 +174,6 @@ def run_ingest(
     from confluent_kafka import Producer
 
     producer: Any = Producer(gateway_producer_config(settings, kafka))  # the port is structural
-    app = create_ingest_app(producer, topics.spans, settings, api_key_check)
+    app = create_ingest_app(producer, topics.spans, settings, api_key_check, auth=authenticator)
     log.info("ingest gateway on %s:%d publishing to %s", settings.host, settings.port, topics.spans)
     uvicorn.Server(ingest_server_config(app, settings, log_level=log_level)).run()

@@ -1,4 +1,5 @@
-"""Prometheus metrics of the sampler worker, served as text on the worker's HTTP port."""
+"""Prometheus metrics of the sampler worker, served as text on the worker's HTTP port with its
+`/healthz` and `/readyz` (ready: the broker answers a metadata request)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from bisect import bisect_right
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, make_asgi_app
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
+
+from datatracing.pipeline.http_health import ReadinessProbe, metadata_check, worker_http_app
 
 if TYPE_CHECKING:
     from datatracing.pipeline.sampler._agent import SamplerRunner
@@ -133,18 +136,9 @@ class SamplerCollector(Collector):
         )
 
 
-class _MetricsApp:
-    # An object, not a function: Faust's ASGI service stores the app as a class attribute, where a
-    # plain function would become a bound method.
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self._app = make_asgi_app(registry)
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self._app(scope, receive, send)
-
-
 def metrics_app(runner: SamplerRunner) -> Any:
-    """An ASGI app answering `/metrics` (any path) with the runner's metrics."""
+    """The worker's HTTP app: `/metrics` with the runner's metrics, `/healthz`, `/readyz`."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SamplerCollector(runner))
-    return _MetricsApp(registry)
+    probe = ReadinessProbe({"broker": metadata_check(runner.producer)})
+    return worker_http_app(probe, lambda: generate_latest(registry))

@@ -68,7 +68,7 @@ def build_sampler_app(
         serve_asgi(
             app,
             metrics_app(runner),
-            host="127.0.0.1",
+            host=settings.worker.host,
             port=settings.worker.web_port,
             log_level="warning",
             interface="asgi3",

@@ -10,9 +10,11 @@ from datatracing.pipeline.sink._agent import (
     install_sink_agent,
 )
 from datatracing.pipeline.sink._faults import FaultCounters, FaultInjectingStore
-from datatracing.pipeline.sink._metrics import SinkCollector, sink_metrics_app
+from datatracing.pipeline.sink._metrics import SinkCollector, sink_metrics_app, sink_metrics_text
+from datatracing.pipeline.sink._timing import DurationHistogram
 
 __all__ = [
+    "DurationHistogram",
     "FaultCounters",
     "FaultInjectingStore",
     "SinkCollector",
@@ -22,4 +24,5 @@ __all__ = [
     "batch_token",
     "install_sink_agent",
     "sink_metrics_app",
+    "sink_metrics_text",
 ]

@@ -37,6 +37,7 @@ from datatracing.pipeline.broker import (
 )
 from datatracing.pipeline.config import DEFAULT_MAX_MESSAGE_BYTES, SinkSettings
 from datatracing.pipeline.errors import StoreRejectedError, StoreUnavailableError
+from datatracing.pipeline.sink._timing import DurationHistogram
 from datatracing.pipeline.store import SpanBatch, TraceStore
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,8 @@ class SinkStats:
     store_failing: bool = False
     last_error: str = ""
     extra: dict[str, int] = field(default_factory=dict)
+    #: Time each batch's store insert took (failed attempts too).
+    insert_duration: DurationHistogram = field(default_factory=DurationHistogram)
 
 
 @dataclass(frozen=True)
@@ -162,7 +165,8 @@ class SinkWriter:
         return written, refused
 
     def _write_blocking(self, decoded: _Decoded) -> int:
-        written, refused = self._insert(decoded)
+        with self.stats.insert_duration.time():
+            written, refused = self._insert(decoded)
         self._dead_letter(decoded.rejected + refused)
         return written
 

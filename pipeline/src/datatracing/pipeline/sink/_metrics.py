@@ -1,27 +1,39 @@
-"""Prometheus metrics of the sink, read from its `SinkStats` at scrape time.
+"""Prometheus metrics of the sink, read from its `SinkStats` (and its consumer) at scrape time.
 
-The store worker serves them at `/metrics` of the query service it hosts (the embedded stack).
+The store worker serves them at `/metrics` of the query service it hosts (the embedded stack); the sink
+worker alone serves them on its own HTTP port (`worker.web_port + 1`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, make_asgi_app
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client import CollectorRegistry, generate_latest, make_asgi_app
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 from datatracing.pipeline.sink._agent import SinkStats
 
-__all__ = ["SinkCollector", "sink_metrics_app"]
+__all__ = ["SinkCollector", "sink_metrics_app", "sink_metrics_text"]
+
+#: Messages behind, by partition: the consumer's high watermark minus its committed offset.
+LagReader = Callable[[], Mapping[int, int]]
 
 
 class SinkCollector(Collector):
-    """The sink's counters: batches and spans written, dead letters, store retries."""
+    """The sink's counters: batches and spans written, dead letters, store retries, insert durations;
+    with `lag`, the consumer's lag by partition; with `paused`, whether the consumer paused fetching.
 
-    def __init__(self, stats: SinkStats) -> None:
+    `datatracing_sink_paused` is 1 while the sink does not take new records: a batch waits for the
+    store (retrying), or `paused()` says the consumer paused its partitions."""
+
+    def __init__(
+        self, stats: SinkStats, *, lag: LagReader | None = None, paused: Callable[[], bool] | None = None
+    ) -> None:
         self.stats = stats
+        self.lag = lag
+        self.paused = paused
 
     def collect(self) -> Iterator[Any]:
         stats = self.stats
@@ -43,6 +55,27 @@ class SinkCollector(Collector):
         )
         failing.add_metric([], 1 if stats.store_failing else 0)
         yield from (batches, spans, dead, retries, failing)
+        buckets, total = stats.insert_duration.snapshot()
+        yield HistogramMetricFamily(
+            "datatracing_sink_insert_duration_seconds",
+            "Time one batch's store insert took (failed attempts included)",
+            buckets=buckets,
+            sum_value=total,
+        )
+        paused = GaugeMetricFamily(
+            "datatracing_sink_paused", "1 while the sink takes no new records (store retry, paused fetch)"
+        )
+        paused.add_metric([], 1 if stats.store_failing or (self.paused is not None and self.paused()) else 0)
+        yield paused
+        if self.lag is not None:
+            lag = GaugeMetricFamily(
+                "datatracing_sink_consumer_lag",
+                "Records between the committed offset and the high watermark, by partition",
+                labels=["partition"],
+            )
+            for partition, behind in sorted(self.lag().items()):
+                lag.add_metric([str(partition)], behind)
+            yield lag
 
 
 class _MetricsApp:
@@ -53,6 +86,17 @@ class _MetricsApp:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         await self._app(scope, receive, send)
+
+
+def sink_metrics_text(collector: SinkCollector) -> Callable[[], bytes]:
+    """A function rendering `collector`'s metrics in Prometheus' text format."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+
+    def render() -> bytes:
+        return generate_latest(registry)
+
+    return render
 
 
 def sink_metrics_app(stats: SinkStats) -> Any:

@@ -8,9 +8,37 @@ export class ApiError extends Error {
   }
 }
 
+const KEY_ITEM = "dt-api-key"; // sessionStorage: the key lives as long as the tab
+
+/** Request headers with the API key the user typed, when the service asked for one. */
+export function authHeaders(headers = { Accept: "application/json" }) {
+  const key = sessionStorage.getItem(KEY_ITEM);
+  return key ? { ...headers, Authorization: "Bearer " + key } : headers;
+}
+
 /** GET a JSON route; throws ApiError with the service's error envelope message. */
 export async function getJson(path, signal) {
-  return readJson(await fetch(path, { signal, headers: { Accept: "application/json" } }));
+  return readJson(await fetch(path, { signal, headers: authHeaders() }));
+}
+
+/** A small form asking for the API key (the service answered 401); the page reloads with it. */
+function askForKey(message) {
+  if (document.getElementById("dt-key")) return;
+  const form = document.createElement("form");
+  form.id = "dt-key";
+  form.className = "key-prompt";
+  form.autocomplete = "off";
+  form.innerHTML =
+    `<p>${esc(message)}</p>` +
+    '<label>API key <input name="key" type="password" aria-label="API key" required></label> ' +
+    '<button type="submit">Use key</button>';
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    sessionStorage.setItem(KEY_ITEM, form.elements.key.value.trim());
+    location.reload();
+  });
+  document.body.prepend(form);
+  form.elements.key.focus();
 }
 
 /** The JSON body of a response, or an ApiError from its error envelope. */
@@ -24,6 +52,7 @@ export async function readJson(response) {
   }
   if (!response.ok) {
     const error = body && body.error ? body.error : { code: "http_" + response.status, message: response.statusText };
+    if (response.status === 401) askForKey(error.message);
     throw new ApiError(response.status, error.code, error.message);
   }
   if (body === null) throw new ApiError(response.status, "bad_response", "the service answered no JSON");

@@ -2,7 +2,7 @@
 // waterfall and the detail of the chosen span. The tree, critical path and service graph come from
 // /v1/traces/{id}/graph; the full spans from /v1/traces/{id}.
 
-import { ApiError, esc, fmtDuration, fmtTime, getJson, kindName, readJson, serviceColor, spanService } from "./api.js";
+import { ApiError, authHeaders, esc, fmtDuration, fmtTime, getJson, kindName, readJson, serviceColor, spanService } from "./api.js";
 import { detailHtml, samplingHtml } from "./detail.js";
 import { graphSvg } from "./graph.js";
 import { Waterfall } from "./waterfall.js";
@@ -57,7 +57,7 @@ async function loadGraph(traceId, signal) {
   const pre = window.__dtPrefetch;
   window.__dtPrefetch = null; // one use: a later visit asks again
   const response = pre && pre.id === traceId ? await pre.graph : await fetch(`/v1/traces/${encodeURIComponent(traceId)}/graph`, {
-    signal, headers: { Accept: "application/json" } });
+    signal, headers: authHeaders() });
   return (await readJson(response)).data;
 }
 
