@@ -81,22 +81,6 @@ def parse_dockerfile(path: Path = DOCKERFILE) -> list[Stage]:
     return stages
 
 
-# TODO(merge): settings other helpers are adding right now (auth keys, the workers' bind address,
-# Kafka security); remove this list once they are fields of `Settings`.
-PENDING_SETTINGS = frozenset(
-    {
-        "auth.enabled",
-        "auth.keys_file",
-        "worker.host",
-        "kafka.security.protocol",
-        "kafka.security.sasl_mechanism",
-        "kafka.security.sasl_username",
-        "kafka.security.sasl_password",
-        "kafka.security.ssl_ca_location",
-    }
-)
-
-
 def settings_env_problems(env: dict[str, str]) -> list[str]:
     """What is wrong with these `DATATRACING_*` variables: names that are no `Settings` field, and
     values `Settings` rejects (an empty list when all are fine)."""
@@ -109,8 +93,6 @@ def settings_env_problems(env: dict[str, str]) -> list[str]:
     for name, value in sorted(env.items()):
         path = name.removeprefix("DATATRACING_").lower().split("__")
         dotted = ".".join(path)
-        if dotted in PENDING_SETTINGS or any(dotted.startswith(p + ".") for p in PENDING_SETTINGS):
-            continue
         model: type[BaseModel] | None = Settings
         for i, part in enumerate(path):
             if model is None or part not in model.model_fields:

@@ -27,24 +27,10 @@ from datatracing.pipeline.query import create_app
 from datatracing.pipeline.sampler import default_policy
 from datatracing.pipeline.sampler._agent import SamplerRunner
 from datatracing.pipeline.sampler._metrics import metrics_app
-from datatracing.pipeline.sink import SinkStats, sink_metrics_app
+from datatracing.pipeline.sink import SinkCollector, SinkStats, sink_metrics_app, sink_metrics_text
 from datatracing.pipeline.store import open_store
 
 DASHBOARDS = DEPLOY / "grafana/dashboards"
-
-# TODO(merge): metrics another helper is adding right now; remove once the query app and the sink
-# expose them: datatracing_query_requests_total{route,method,status},
-# datatracing_query_request_duration_seconds (histogram, route), datatracing_sink_insert_duration_seconds
-# (histogram), datatracing_sink_consumer_lag (gauge, partition), datatracing_sink_paused (gauge).
-PENDING_METRICS = frozenset(
-    {
-        "datatracing_query_requests_total",
-        "datatracing_query_request_duration_seconds",
-        "datatracing_sink_insert_duration_seconds",
-        "datatracing_sink_consumer_lag",
-        "datatracing_sink_paused",
-    }
-)
 
 # Prometheus' own series and PromQL words that look like metric names in an expression.
 _NOT_METRICS = {"up", "by", "without", "on", "ignoring", "le", "bool", "and", "or", "unless", "offset"}
@@ -91,6 +77,8 @@ def exposed(kafka_bootstrap: str, query_store: Any) -> set[str]:
     runner.consumer_lag[0] = 0
     names = _names(_scrape(metrics_app(runner)).text)
     names |= _names(_scrape(sink_metrics_app(SinkStats())).text)
+    # The worker's collector also reports lag by partition (read from its consumer).
+    names |= _names(sink_metrics_text(SinkCollector(SinkStats(), lag=lambda: {0: 0}))().decode())
     ingest_settings = IngestSettings()
     producer = make_ingest_producer(ingest_settings, kafka_bootstrap)
     ingest = _scrape(create_ingest_app(producer, "otlp_spans", ingest_settings))
@@ -98,8 +86,8 @@ def exposed(kafka_bootstrap: str, query_store: Any) -> set[str]:
     assert ingest.status_code == 200
     names |= _names(ingest.text)
     query = _scrape(create_app(query_store))
-    if query.status_code == 200:  # the query app's /metrics is being added (see PENDING_METRICS)
-        names |= _names(query.text)
+    assert query.status_code == 200
+    names |= _names(query.text)
     return names
 
 
@@ -132,7 +120,7 @@ def _unknown(exposed: set[str], exprs: Iterator[tuple[str, str]]) -> list[str]:
     for where, expr in exprs:
         for metric in sorted(_metrics_in(expr)):
             base = next((metric[: -len(s)] for s in _SUFFIXES if metric.endswith(s)), metric)
-            if metric in exposed or metric in PENDING_METRICS or base in PENDING_METRICS:
+            if metric in exposed or base in exposed:
                 continue
             unknown.append(f"{where}: {metric}")
     return unknown
