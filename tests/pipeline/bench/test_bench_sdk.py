@@ -6,7 +6,7 @@ import math
 
 from datatracing.pipeline.bench._sdk import run_sdk_bench
 
-KEYS = {"ours_us_per_span", "otel_us_per_span", "ratio", "otlp_encode_us_per_span"}
+KEYS = {"ours_us_per_span", "otel_us_per_span", "ratio", "otlp_encode_us_per_span", "wire_encode_us_per_span"}
 
 
 def test_run_sdk_bench_quick_without_broker_reports_span_and_encode_figures() -> None:

@@ -33,6 +33,7 @@ from datatracing.sdk import (
     TracerProvider,
     encode_otlp_spans,
 )
+from datatracing.wire import encode_spans
 
 __all__ = ["run_sdk_bench", "run_sdk_suite"]
 
@@ -121,7 +122,9 @@ def _exporter_throughput(bootstrap_servers: str, count: int) -> dict[str, float]
 
 def run_sdk_bench(quick: bool = False, bootstrap_servers: str | None = None) -> dict[str, float]:
     """Measure the SDK; keys: `ours_us_per_span`, `otel_us_per_span`, `ratio` (ours / OpenTelemetry),
-    `otlp_encode_us_per_span`, and with a broker `exporter_spans_per_s` (plus delivered/dropped counts).
+    `otlp_encode_us_per_span` (the SDK's exporters' encoding), `wire_encode_us_per_span` (the same
+    spans as model spans through `datatracing.wire.encode_spans`), and with a broker
+    `exporter_spans_per_s` (plus delivered/dropped counts).
     """
     count = 5_000 if quick else 20_000
     repeats = 3 if quick else 7
@@ -143,13 +146,16 @@ def run_sdk_bench(quick: bool = False, bootstrap_servers: str | None = None) -> 
     encode_provider = TracerProvider(service_name="bench", shutdown_on_exit=False)
     encode_provider.add_span_processor(collect)
     _span_loop(encode_provider.get_tracer("bench"), 2_000)
+    models = [span.to_model() for span in collect.spans]
     encode_s = min(_timed(lambda: encode_otlp_spans(collect.spans)) for _ in range(repeats))
+    wire_encode_s = min(_timed(lambda: encode_spans(models)) for _ in range(repeats))
 
     results = {
         "ours_us_per_span": ours_us,
         "otel_us_per_span": otel_us,
         "ratio": ours_us / otel_us,
         "otlp_encode_us_per_span": encode_s / 2_000 * 1e6,
+        "wire_encode_us_per_span": wire_encode_s / 2_000 * 1e6,
     }
     if bootstrap_servers:
         results.update(_exporter_throughput(bootstrap_servers, 20_000 if quick else 100_000))
