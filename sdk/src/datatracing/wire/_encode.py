@@ -161,8 +161,8 @@ def encode_resource(resource: Resource) -> bytes:
 def encode_scope(scope: InstrumentationScope) -> bytes:
     """`ScopeSpans.scope`, tagged: the first part of one scope's group in `encode_request`."""
     body = (
-        _text(b"\x0a", scope.name)
-        + _text(b"\x12", scope.version)
+        (_text(b"\x0a", scope.name) if scope.name else b"")
+        + (_text(b"\x12", scope.version) if scope.version else b"")
         + _key_values(b"\x1a", scope.attributes)
         + _count(b"\x20", scope.dropped_attributes_count)
     )
@@ -214,6 +214,8 @@ def encode_span(
 ) -> bytes:
     """One `ScopeSpans.spans` entry, tagged, from a span's fields (ids in hex, as in the model).
 
+    Scalar fields holding their default are left out, as protobuf serialisers do.
+
     Positional on purpose: the SDK calls it once per exported span. Raises `InvalidDataError` for an
     integer attribute outside int64 or a value of no attribute type.
     """
@@ -222,7 +224,8 @@ def encode_span(
     if trace_state:
         parts.append(_text(b"\x1a", trace_state))
     parts.append(_NAMES.get(name) or _cached(_NAMES, b"\x2a", name))
-    parts.append(b"\x30" + _SMALL[kind])
+    if kind:
+        parts.append(b"\x30" + _SMALL[kind])
     parts.append(_pack_times(0x39, start_time_unix_nano, 0x41, end_time_unix_nano))
     if attributes:
         parts.append(_key_values(b"\x4a", attributes))
@@ -239,7 +242,8 @@ def encode_span(
     if status_code or status_message:
         status = _text(b"\x12", status_message) if status_message else b""
         parts.append(_field(b"\x7a", status + b"\x18" + _SMALL[status_code]))
-    parts.append(b"\x85\x01" + _pack_fixed32(flags))
+    if flags:
+        parts.append(b"\x85\x01" + _pack_fixed32(flags))
     return _field(b"\x12", b"".join(parts))
 
 
