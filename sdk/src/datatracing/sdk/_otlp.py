@@ -28,34 +28,13 @@ def _header(tracer: Tracer) -> tuple[bytes, bytes]:
     return cached
 
 
-def _span(span: ReadableSpan) -> bytes:
-    ctx = span.span_context
-    parent = span._parent
-    links: list[LinkFields] | None = None
-    if span._links:
-        links = [
-            (c.trace_id, c.span_id, c.trace_state, otlp_flags(c, c.trace_flags), attributes, dropped)
-            for c, attributes, dropped in span._links
-        ]
-    return encode_span(
-        ctx.trace_id,
-        ctx.span_id,
-        parent.span_id if parent is not None else None,
-        ctx.trace_state,
-        otlp_flags(parent, ctx.trace_flags),
-        span._name,
-        span._kind,
-        span._start,
-        span._end if span._end is not None else span._start,
-        span._attributes,
-        span._dropped_attributes,
-        span._events,
-        span._dropped_events,
-        links,
-        span._dropped_links,
-        span._status_code,
-        span._status_description,
-    )
+def _links(span: ReadableSpan) -> list[LinkFields] | None:
+    if not span._links:
+        return None
+    return [
+        (c.trace_id, c.span_id, c.trace_state, otlp_flags(c, c.trace_flags), attributes, dropped)
+        for c, attributes, dropped in span._links
+    ]
 
 
 def encode_otlp_spans(spans: Iterable[ReadableSpan]) -> bytes:
@@ -71,7 +50,30 @@ def encode_otlp_spans(spans: Iterable[ReadableSpan]) -> bytes:
         encoded = by_tracer.get(tracer)
         if encoded is None:
             encoded = by_tracer[tracer] = []
-        encoded.append(_span(span))
+        # The slots go straight to the encoder, one call per span: this loop is the export hot path.
+        ctx = span.span_context
+        parent = span._parent
+        encoded.append(
+            encode_span(
+                ctx.trace_id,
+                ctx.span_id,
+                parent.span_id if parent is not None else None,
+                ctx.trace_state,
+                otlp_flags(parent, ctx.trace_flags),
+                span._name,
+                span._kind,
+                span._start,
+                span._end if span._end is not None else span._start,
+                span._attributes,
+                span._dropped_attributes,
+                span._events,
+                span._dropped_events,
+                _links(span) if span._links else None,
+                span._dropped_links,
+                span._status_code,
+                span._status_description,
+            )
+        )
     return encode_request(
         (resource, [(_header(tracer)[1], encoded) for tracer, encoded in by_tracer.items()])
         for resource, by_tracer in groups.items()

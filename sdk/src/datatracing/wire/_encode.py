@@ -82,7 +82,9 @@ def _any(value: AttributeValue) -> bytes:
     if kind is bool:
         return _TRUE if value else _FALSE
     if kind is int:
-        return _int(value)  # type: ignore[arg-type]
+        if _INT64_MIN <= value <= _INT64_MAX:  # type: ignore[operator]
+            return b"\x18" + _varint(value & _U64)  # type: ignore[operator]
+        return _int(value)  # type: ignore[arg-type]  # raises
     if kind is float:
         return b"\x21" + _pack_double(value)
     if kind is bytes:
