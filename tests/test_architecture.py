@@ -152,11 +152,7 @@ ALLOWED: dict[str, set[str]] = {
 }
 
 # Imports of another package's private module left on purpose: (importer, imported) -> why.
-EXCEPTIONS: dict[tuple[str, str], str] = {
-    # The SDK's benchmark is still to move into the bench package (it measures the SDK's private
-    # batch engine and encoder, which need public names first).
-    ("datatracing.pipeline.bench._sdk", "datatracing.sdk._bench"): "bench rework pending",
-}
+EXCEPTIONS: dict[tuple[str, str], str] = {}
 
 
 class Import(NamedTuple):
@@ -365,3 +361,9 @@ def test_sdk_declares_no_pipeline_dependency() -> None:
     assert "datatracing-pipeline" not in text
     for heavy in ("faust", "clickhouse", "chdb"):
         assert heavy not in text
+
+
+def test_sdk_ships_no_benchmark_module() -> None:
+    # Benchmarks are tools: they live in `datatracing.pipeline.bench`, never in the light SDK wheel.
+    shipped = [p.relative_to(SDK_SRC) for p in SDK_SRC.rglob("*") if "bench" in p.name.lower()]
+    assert shipped == []

@@ -1,4 +1,4 @@
-"""The direct OTLP encoder decodes, with the wire codec, to exactly the spans' models."""
+"""The SDK's OTLP encoding (the wire encoder over span slots) decodes to exactly the spans' models."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from datatracing.sdk import (
     encode_otlp_spans,
     set_span_in_context,
 )
-from datatracing.wire import decode_spans
+from datatracing.wire import decode_spans, encode_spans
 from tests.strategies import attribute_maps, hex16, hex32, text
 
 u32 = st.integers(min_value=0, max_value=2**32 - 1)
@@ -103,6 +103,16 @@ def test_encode_otlp_one_resource_one_scope_decodes_to_models_in_order(
         spec.tracer = 0
     spans = _build(specs, [Resource(attributes=resource_attributes)])  # type: ignore[arg-type]
     assert decode_spans(encode_otlp_spans(spans)) == [s.to_model() for s in spans]
+
+
+@given(st.lists(span_specs, max_size=6), attribute_maps)
+def test_encode_otlp_one_tracer_same_bytes_as_wire_encoder_of_models(
+    specs: list[SpanSpec], resource_attributes: dict[str, object]
+) -> None:
+    for spec in specs:
+        spec.tracer = 0
+    spans = _build(specs, [Resource(attributes=resource_attributes)])  # type: ignore[arg-type]
+    assert encode_otlp_spans(spans) == encode_spans([s.to_model() for s in spans])
 
 
 @given(st.lists(span_specs, max_size=8), attribute_maps, attribute_maps)

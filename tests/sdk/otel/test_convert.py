@@ -105,8 +105,7 @@ def test_otel_root_span_flags_local_and_status_unset() -> None:
 
 
 def test_sdk_modules_outside_otel_import_no_opentelemetry_sdk() -> None:
-    # Every module of the SDK distribution except the bridge itself; `_bench` compares against
-    # OpenTelemetry but imports it only inside the benchmark function.
+    # Every module of the SDK distribution except the bridge itself.
     code = (
         "import importlib, pathlib, sys, datatracing.sdk\n"
         "root = pathlib.Path(datatracing.sdk.__file__).parent\n"

@@ -8,6 +8,16 @@ Example:
 
 from __future__ import annotations
 
+from datatracing.wire._encode import (
+    EventFields,
+    LinkFields,
+    encode_request,
+    encode_resource,
+    encode_scope,
+    encode_span,
+    encode_spans,
+    spans_to_request,
+)
 from datatracing.wire._keys import (
     CONTENT_TYPE_HEADER,
     CONTENT_TYPE_MODEL_JSON,
@@ -22,13 +32,11 @@ from datatracing.wire._otlp import (
     any_value,
     attributes,
     decode_spans,
-    encode_spans,
     parse_request,
     request_to_spans,
     resource_from_pb,
     scope_from_pb,
     span_from_pb,
-    spans_to_request,
 )
 from datatracing.wire._validate import invalid_span_reason
 
@@ -38,9 +46,15 @@ __all__ = [
     "CONTENT_TYPE_OTLP_JSON",
     "CONTENT_TYPE_OTLP_PROTO",
     "PARTITIONER",
+    "EventFields",
+    "LinkFields",
     "any_value",
     "attributes",
     "decode_spans",
+    "encode_request",
+    "encode_resource",
+    "encode_scope",
+    "encode_span",
     "encode_spans",
     "invalid_span_reason",
     "murmur2",

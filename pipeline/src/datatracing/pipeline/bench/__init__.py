@@ -17,6 +17,8 @@ from rich.table import Table
 from datatracing.pipeline.bench._machine import machine_fingerprint
 from datatracing.pipeline.errors import ConfigError
 
+__all__ = ["SUITES", "run_suite"]
+
 SUITES = ("e2e", "sampler", "store", "query", "sdk")
 
 

@@ -1,9 +1,9 @@
 """The machine a benchmark ran on, so figures from two machines can be compared.
 
-Machines of the same kind differ: a plain Python loop can run twice as fast on one as on another.
-Every suite therefore reports the CPU model, the core count, and `python_loop_s`, the time of a
-fixed pure-Python loop (ten million additions) measured in the same run: divide a figure by it to
-compare Python-bound work across machines.
+Machines of the same kind differ in how fast they run the same plain Python loop. Every suite therefore
+reports the CPU model, the core count, and `python_loop_s`, the time of a fixed pure-Python loop (ten
+million additions) measured in the same run: divide a figure by it to compare Python-bound work across
+machines.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The sampler's consumption loop: one thread, one confluent-kafka consumer, batches in, commits out.
 
 Why not a Faust agent: Faust turns every Kafka message into an event that travels through its
-conductor, stream and ack machinery, and a no-op agent here stops at 4.9k-6.5k messages/s (68k-90k
-spans/s at the bench's 13.8 spans per message) before any sampling work. The loop takes up to
+conductor, stream and ack machinery, and that per-message path alone, with no sampling work, is
+slower than the sampler must be (docs/performance.md has the measurement). The loop takes up to
 `batch_max` messages per `consume()` call and runs the engines synchronously, so the per-message cost
 is librdkafka's plus the engine's. The Faust app still hosts the worker (lifecycle, signals, the
 metrics web server); see `worker`.

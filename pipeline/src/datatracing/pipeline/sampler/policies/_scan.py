@@ -1,11 +1,11 @@
 """A byte-level pre-filter for attribute policies: candidate values of one key, without decoding.
 
-Decoding every key/value of every span costs ~300 ns each in Python (one object per element). An
-attribute policy usually does not match, and proving that needs no decoding: every OTLP encoder
-writes a `KeyValue` as its key field then its value field, so the key's bytes are followed by the
-value's. `KeyScan.values` finds each `0x0a <len> key 0x12 <len> <AnyValue>` in the payload (one
-`bytes.split` in C) and returns the distinct AnyValue bytes — a superset of the key's values on spans (it
-also sees resource, event, link and nested attributes).
+Decoding every key/value of every span builds one Python object per element, the expensive part of
+evaluating a policy in Python. An attribute policy usually does not match, and proving that needs no
+decoding: every OTLP encoder writes a `KeyValue` as its key field then its value field, so the key's
+bytes are followed by the value's. `KeyScan.values` finds each `0x0a <len> key 0x12 <len> <AnyValue>` in
+the payload (one `bytes.split` in C) and returns the distinct AnyValue bytes — a superset of the key's
+values on spans (it also sees resource, event, link and nested attributes).
 
 It is exact in the direction that matters: it gives up (returns None, so the caller decodes) unless
 *every* occurrence of the key's bytes in the payload sits in such a match. Any `KeyValue` with this
