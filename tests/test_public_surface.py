@@ -30,11 +30,10 @@ SDK_SURFACE: dict[str, str] = {
         "SpanContext SpanExporter SpanKind SpanLimits SpanProcessor StatusCode TextMapPropagator "
         "TraceContextPropagator TraceIdRatioSampler Tracer TracerProvider asgi_getter asgi_setter attach "
         "build_resource clear_baggage detach dict_getter dict_setter encode_otlp_spans extract "
-        "get_all_baggage get_baggage get_current_context get_current_span get_global_propagator "
-        "get_tracer get_tracer_provider get_value headers_getter headers_setter inject "
-        "is_instrumentation_suppressed kafka_getter kafka_setter remove_baggage set_baggage "
-        "set_global_propagator set_span_in_context set_tracer_provider set_value suppress_instrumentation "
-        "use_span wsgi_getter"
+        "get_all_baggage get_baggage get_current_context get_current_span get_global_propagator get_tracer "
+        "get_tracer_provider get_value headers_getter headers_setter inject is_instrumentation_suppressed "
+        "kafka_getter kafka_setter remove_baggage set_baggage set_global_propagator set_span_in_context "
+        "set_tracer_provider set_value suppress_instrumentation use_span wsgi_getter"
     ),
     "datatracing.sdk.exporters": (
         "ConsoleSpanExporter InMemorySpanExporter JsonlFileSpanExporter KafkaSpanExporter "
@@ -77,22 +76,31 @@ PIPELINE_SURFACE: dict[str, str] = {
     "datatracing.pipeline.broker": (
         "DEAD_LETTER_PREFIX_BYTES HEADER_ERROR HEADER_ERROR_CLASS HEADER_PAYLOAD_BYTES "
         "HEADER_PAYLOAD_TRUNCATED HEADER_SOURCE_OFFSET HEADER_SOURCE_PARTITION HEADER_SOURCE_TOPIC "
-        "HEADER_STAGE EmbeddedBroker Headers KafkaHeaders SourceRef bounded_payload check_topic_sizes "
-        "consumer_config dead_letter_headers dead_letter_key ensure_pipeline_topics ensure_topics "
-        "free_port kafka_producer make_faust_app make_producer make_reader parse_dead_letter_key "
-        "producer_config raw_topic read_source source_headers tansu_binary topic_specs wait_for_port"
+        "HEADER_STAGE EmbeddedBroker Headers KafkaHeaders SourceRef admin_config bounded_payload "
+        "check_topic_sizes client_config consumer_config dead_letter_headers dead_letter_key "
+        "ensure_pipeline_topics ensure_topics faust_credentials free_port kafka_consumer_config "
+        "kafka_producer kafka_producer_config librdkafka_security make_faust_app make_producer make_reader "
+        "parse_dead_letter_key producer_config raw_topic read_source reader_config source_headers "
+        "ssl_context tansu_binary topic_specs wait_for_port"
     ),
     "datatracing.pipeline.cli": "app main",
     "datatracing.pipeline.errors": (
         "BrokerUnavailableError ConfigError PipelineError PolicyConfigError StoreError StoreRejectedError "
         "StoreUnavailableError"
     ),
+    "datatracing.pipeline.http_auth": (
+        "OPEN_PATHS ApiKey AuthMiddleware Authenticator Principal hash_key keys_file_line load_keys_file "
+        "presented_key unauthorized_response"
+    ),
     "datatracing.pipeline.http_errors": "ApiError envelope install_error_handlers",
+    "datatracing.pipeline.http_health": (
+        "READINESS_TTL_S ReadinessProbe healthz_response metadata_check worker_http_app"
+    ),
     "datatracing.pipeline.ingest": (
         "ApiKeyCheck BrokerSaturatedError ClientStats IngestSettings IngestStats ProducerPort Rejections "
         "TraceMessage UnauthorizedError create_ingest_app ingest_producer_config ingest_server_config "
-        "invalid_span_reason make_ingest_producer otlp_json_to_request parse_otlp_json "
-        "request_to_otlp_json rpc_status_class run_ingest split_by_trace"
+        "invalid_span_reason make_ingest_producer otlp_json_to_request parse_otlp_json request_to_otlp_json "
+        "rpc_status_class run_ingest split_by_trace"
     ),
     "datatracing.pipeline.query": (
         "ApiError GraphLink GraphNode PathSegment ServiceEdge ServiceGraph ServiceNode ServiceSummary "
@@ -111,12 +119,13 @@ PIPELINE_SURFACE: dict[str, str] = {
         "default_policy hash_keeps load_policy load_policy_file needs_of policy_version trace_hash"
     ),
     "datatracing.pipeline.sink": (
-        "FaultCounters FaultInjectingStore SinkCollector SinkMessage SinkStats SinkWriter batch_token "
-        "install_sink_agent sink_metrics_app"
+        "DurationHistogram FaultCounters FaultInjectingStore SinkCollector SinkMessage SinkStats SinkWriter "
+        "batch_token install_sink_agent sink_metrics_app sink_metrics_text"
     ),
     "datatracing.pipeline.store": (
-        "ClickHouseTraceStore DependencyEdge Operation SampledTrace SpanBatch StoreQueryError "
-        "StoreSchemaError TracePage TraceQuery TraceSampling TraceStore TraceSummary cluster_statements "
+        "ClickHouseTraceStore DependencyEdge MigrationStatus Operation SampledTrace SpanBatch SqlColumn "
+        "SqlLimitError SqlReadOnlyError SqlReader SqlResult StoreQueryError StoreSchemaError TracePage "
+        "TraceQuery TraceSampling TraceStore TraceSummary check_read_statement cluster_statements "
         "open_store"
     ),
 }

@@ -81,7 +81,9 @@ def test_backup_database_then_restore_after_drop_keeps_every_trace(
 
     assert store.count_spans() == 25
     assert store.get_trace(spans[7].trace_id) is not None
-    ledger = _rows(store, "SELECT name FROM {db}.schema_migrations WHERE state = 'applied' AND name LIKE '%.sql'")
+    ledger = _rows(
+        store, "SELECT name FROM {db}.schema_migrations WHERE state = 'applied' AND name LIKE '%.sql'"
+    )
     assert len(ledger) == len(list(Path(__file__).resolve().parents[2].joinpath("schema").glob("*.sql")))
     # Migrations are recorded as applied in the restored ledger: migrate is a no-op.
     assert store.migrate() == []
