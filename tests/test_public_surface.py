@@ -84,6 +84,12 @@ PIPELINE_SURFACE: dict[str, str] = {
         "ssl_context tansu_binary topic_specs wait_for_port"
     ),
     "datatracing.pipeline.cli": "app main",
+    "datatracing.pipeline.config": (
+        "DEFAULT_MAX_MESSAGE_BYTES DEFAULT_TENANT KEY_DIGEST_PREFIX RECORD_OVERHEAD_BYTES AuthSettings "
+        "IngestSettings KafkaSecuritySettings KafkaSettings QuerySettings SamplerSettings Settings "
+        "SinkSettings StoreSettings TopicSettings WorkerSettings check_size_contract key_digest_entry "
+        "load_settings wire_max_bytes"
+    ),
     "datatracing.pipeline.errors": (
         "BrokerUnavailableError ConfigError PipelineError PolicyConfigError StoreError StoreRejectedError "
         "StoreUnavailableError"
