@@ -26,13 +26,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from datatracing.pipeline.broker import free_port
-from datatracing.pipeline.ingest import (
-    IngestSettings,
-    UnauthorizedError,
+from datatracing.pipeline.ingest import IngestSettings, UnauthorizedError, rpc_status_class
+from datatracing.wire import (
+    partition_for,
     request_to_otlp_json,
-    rpc_status_class,
+    request_to_spans,
+    spans_to_request,
+    trace_key,
 )
-from datatracing.wire import partition_for, request_to_spans, spans_to_request, trace_key
 
 pytestmark = pytest.mark.anyio
 
