@@ -24,6 +24,8 @@ from datatracing.wire import MAX_START_TIME_NS, SPAN_ID_BYTES, TRACE_ID_BYTES
 
 __all__ = ["FlatBatch", "Hierarchy", "flatten", "needs_python"]
 
+# Unsigned, as the time columns are: an int64 scalar would make the kernel cast them and fail.
+_MAX_START = pa.scalar(MAX_START_TIME_NS, pa.uint64())
 _ZERO8 = pa.scalar(bytes(SPAN_ID_BYTES), pa.binary())
 _ZERO16 = pa.scalar(bytes(TRACE_ID_BYTES), pa.binary())
 _STR = pa.string()
@@ -181,7 +183,7 @@ def needs_python(h: Hierarchy) -> set[int]:
         _bad_id(_f(spans, "span_id"), SPAN_ID_BYTES, _ZERO8),
     )
     bad = pc.or_(bad, pc.and_(pc.not_equal(pc.binary_length(pid), 0), _bad_id(pid, SPAN_ID_BYTES, _ZERO8)))
-    bad = pc.or_(bad, pc.or_(pc.less(end, start), pc.greater(start, MAX_START_TIME_NS)))
+    bad = pc.or_(bad, pc.or_(pc.less(end, start), pc.greater(start, _MAX_START)))
     links, events = h.links, h.events
     bad_link = pc.or_(
         _bad_id(_f(links, "trace_id"), TRACE_ID_BYTES, _ZERO16),
