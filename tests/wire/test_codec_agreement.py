@@ -29,11 +29,11 @@ def _spans(request: ExportTraceServiceRequest) -> list[trace_pb2.Span]:
 
 
 def _summary(split: Split) -> tuple[list[object], list[str]]:
-    parts = [
-        (p.trace_id, p.span_count, p.start_ns, p.end_ns, p.has_root, parse_request(p.payload))
-        for p in split.parts
+    parts, rejected = split
+    figures = [
+        (p.trace_id, p.span_count, p.start_ns, p.end_ns, p.has_root, parse_request(p.payload)) for p in parts
     ]
-    return parts, [r.reason for r in split.rejected]
+    return figures, [r.reason for r in rejected]
 
 
 @given(rule_requests())

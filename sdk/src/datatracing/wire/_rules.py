@@ -110,8 +110,9 @@ def scope_summary(spans: Sequence[trace_pb2.Span], tids: set[bytes]) -> tuple[in
     costs a few reads per span and no per-span Python call. Spans with links (rare) are checked one
     by one. When this is None, `invalid_span_reason` names each bad span's problem.
     """
-    if _Z16 in tids or any(len(t) != TRACE_ID_BYTES for t in tids):
-        return None
+    for tid in tids:  # usually one
+        if len(tid) != TRACE_ID_BYTES or tid == _Z16:
+            return None
     sids = [s.span_id for s in spans]
     if _Z8 in sids or set(map(len, sids)) != _LEN8:
         return None

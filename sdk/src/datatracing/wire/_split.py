@@ -13,7 +13,7 @@ with C-level built-ins and passes the request's original bytes through untouched
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TypeAlias
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1 import trace_pb2
@@ -82,11 +82,9 @@ class RejectedSpan:
         return f"RejectedSpan({self.reason!r})"
 
 
-class Split(NamedTuple):
-    """Per-trace parts in order of first appearance, and the refused spans in request order."""
-
-    parts: list[TracePart]
-    rejected: list[RejectedSpan]
+#: What `split_request` returns: the per-trace parts in order of first appearance, and the refused
+#: spans in request order. A plain tuple: the sampler splits every message it reads.
+Split: TypeAlias = tuple[list[TracePart], list[RejectedSpan]]
 
 
 def _one_valid_trace(request: ExportTraceServiceRequest) -> tuple[bytes, int, int, int, bool] | None:
@@ -243,7 +241,7 @@ def split_request(
     Example:
         >>> from datatracing.wire import spans_to_request
         >>> split_request(spans_to_request([]))
-        Split(parts=[], rejected=[])
+        ([], [])
     """
     rejected: list[RejectedSpan] = []
     one = _one_valid_trace(request)
@@ -251,8 +249,8 @@ def split_request(
         tid, count, start, end, root = one
         payload = original if original is not None else request.SerializeToString()
         if max_message_bytes is None or len(payload) <= max_message_bytes:
-            return Split([TracePart(tid.hex(), payload, count, start, end, root)], rejected)
-        return Split(_chunked(request, tid.hex(), max_message_bytes, rejected), rejected)
+            return [TracePart(tid.hex(), payload, count, start, end, root)], rejected
+        return _chunked(request, tid.hex(), max_message_bytes, rejected), rejected
     # Several traces or a refused span: `original` no longer matches any one part.
     traces = _group(request, rejected)
     parts: list[TracePart] = []
@@ -262,4 +260,4 @@ def split_request(
             parts.append(_part(tid.hex(), trace, payload))
         else:
             parts.extend(_chunked(trace.request, tid.hex(), max_message_bytes, rejected))
-    return Split(parts, rejected)
+    return parts, rejected

@@ -53,5 +53,6 @@ def split_message(payload: bytes, content_type: str) -> tuple[list[TracePart], l
             return [], [DeadLetter(payload, f"undecodable: {exc}", content_type)]
         dead.extend(DeadLetter(r.payload(), r.reason, content_type) for r in rejected_json)
         parts, rejected = split_request(request)
-    dead.extend(DeadLetter(r.payload(), r.reason) for r in rejected)
+    if rejected:
+        dead.extend(DeadLetter(r.payload(), r.reason) for r in rejected)
     return parts, dead
