@@ -17,7 +17,8 @@ from datatracing.model import (
 
 hex32 = st.integers(min_value=1, max_value=2**128 - 1).map(lambda v: f"{v:032x}")
 hex16 = st.integers(min_value=1, max_value=2**64 - 1).map(lambda v: f"{v:016x}")
-nanos = st.integers(min_value=0, max_value=2**63)
+# Up to the latest start the pipeline accepts (`datatracing.wire.MAX_START_TIME_NS`).
+nanos = st.integers(min_value=0, max_value=2**63 - 1)
 text = st.text(max_size=20)
 u32 = st.integers(min_value=0, max_value=2**32 - 1)
 

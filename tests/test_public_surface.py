@@ -63,10 +63,12 @@ SDK_SURFACE: dict[str, str] = {
     ),
     "datatracing.wire": (
         "CONTENT_TYPE_HEADER CONTENT_TYPE_MODEL_JSON CONTENT_TYPE_OTLP_JSON CONTENT_TYPE_OTLP_PROTO "
-        "PARTITIONER EventFields LinkFields any_value attributes decode_spans encode_request "
-        "encode_resource encode_scope encode_span encode_spans invalid_span_reason murmur2 parse_request "
-        "partition_for request_to_spans resource_from_pb scope_from_pb span_from_pb spans_to_request "
-        "trace_key"
+        "MAX_START_TIME_NS PARTITIONER SPAN_ID_BYTES TRACE_ID_BYTES EventFields JsonRequest LinkFields "
+        "RejectReason RejectedJson RejectedSpan Split TracePart all_spans_valid any_value attributes "
+        "decode_spans encode_request encode_resource encode_scope encode_span encode_spans "
+        "invalid_span_reason murmur2 otlp_json_to_request parse_model_json parse_otlp_json parse_request "
+        "partition_for request_to_otlp_json request_to_spans resource_from_pb scope_from_pb span_from_pb "
+        "spans_to_request split_request trace_key"
     ),
 }
 
@@ -103,10 +105,9 @@ PIPELINE_SURFACE: dict[str, str] = {
         "READINESS_TTL_S ReadinessProbe healthz_response metadata_check worker_http_app"
     ),
     "datatracing.pipeline.ingest": (
-        "ApiKeyCheck BrokerSaturatedError ClientStats IngestSettings IngestStats ProducerPort Rejections "
-        "TraceMessage UnauthorizedError create_ingest_app ingest_producer_config ingest_server_config "
-        "invalid_span_reason make_ingest_producer otlp_json_to_request parse_otlp_json request_to_otlp_json "
-        "rpc_status_class run_ingest split_by_trace"
+        "ApiKeyCheck BrokerSaturatedError ClientStats IngestSettings IngestStats ProducerPort "
+        "UnauthorizedError create_ingest_app ingest_producer_config ingest_server_config "
+        "make_ingest_producer rpc_status_class run_ingest"
     ),
     "datatracing.pipeline.query": (
         "ApiError GraphLink GraphNode PathSegment ServiceEdge ServiceGraph ServiceNode ServiceSummary "

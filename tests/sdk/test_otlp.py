@@ -21,7 +21,7 @@ from datatracing.wire import decode_spans, encode_spans
 from tests.strategies import attribute_maps, hex16, hex32, text
 
 u32 = st.integers(min_value=0, max_value=2**32 - 1)
-times = st.integers(min_value=0, max_value=2**63)
+times = st.integers(min_value=0, max_value=2**63 - 1)  # up to datatracing.wire.MAX_START_TIME_NS
 
 
 @dataclass

@@ -26,13 +26,16 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from datatracing.pipeline.broker import free_port
-from datatracing.pipeline.ingest import (
-    IngestSettings,
-    UnauthorizedError,
+from datatracing.pipeline.ingest import IngestSettings, UnauthorizedError, rpc_status_class
+from datatracing.wire import (
+    MAX_START_TIME_NS,
+    RejectReason,
+    partition_for,
     request_to_otlp_json,
-    rpc_status_class,
+    request_to_spans,
+    spans_to_request,
+    trace_key,
 )
-from datatracing.wire import partition_for, request_to_spans, spans_to_request, trace_key
 
 pytestmark = pytest.mark.anyio
 
@@ -125,6 +128,23 @@ async def test_ingest_invalid_spans_partial_success_valid_published(
     assert "not hex" in partial["errorMessage"]
     received = consume(kafka_bootstrap, spans_topic, PARTITIONS, 2)
     assert [len(decoded(m).resource_spans[0].scope_spans[0].spans) for m in received] == [2, 2]
+
+
+async def test_ingest_span_past_2262_refused_with_the_stores_reason(
+    gateway: GatewayFactory, kafka_bootstrap: str, spans_topic: str
+) -> None:
+    request = spans_to_request(make_spans([11], per_trace=2))
+    far = request.resource_spans[0].scope_spans[0].spans[1]
+    far.start_time_unix_nano = far.end_time_unix_nano = MAX_START_TIME_NS + 1
+    async with asgi_client(gateway()) as client:
+        response = await client.post("/v1/traces", content=request.SerializeToString(), headers=PROTO)
+    answer = ExportTraceServiceResponse.FromString(response.content)
+    assert answer.partial_success.rejected_spans == 1
+    assert answer.partial_success.error_message == (
+        "1 span(s) rejected: " + RejectReason.START_PAST_2262.text()
+    )
+    (received,) = consume(kafka_bootstrap, spans_topic, PARTITIONS, 1)
+    assert len(decoded(received).resource_spans[0].scope_spans[0].spans) == 1
 
 
 async def test_ingest_body_over_limit_413(gateway: GatewayFactory) -> None:

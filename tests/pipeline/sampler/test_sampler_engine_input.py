@@ -16,6 +16,7 @@ from datatracing.wire import (
     CONTENT_TYPE_MODEL_JSON,
     CONTENT_TYPE_OTLP_JSON,
     CONTENT_TYPE_OTLP_PROTO,
+    MAX_START_TIME_NS,
     decode_spans,
     encode_spans,
     spans_to_request,
@@ -39,6 +40,8 @@ def _mutated(spans: list[Span], index: int, what: str) -> bytes:
         pb.parent_span_id = bytes(8)
     elif what == "end before start":
         pb.end_time_unix_nano = pb.start_time_unix_nano - 1
+    elif what == "year 2262":
+        pb.start_time_unix_nano = pb.end_time_unix_nano = MAX_START_TIME_NS + 1
     elif what == "bad link":
         link = pb.links.add()
         link.trace_id, link.span_id = b"\x01" * 3, b"\x02" * 8
@@ -62,6 +65,7 @@ def test_engine_message_with_two_traces_split_per_trace() -> None:
         ("zero trace id", "trace_id is all zero"),
         ("zero parent", "parent_span_id is all zero"),
         ("end before start", "end_time_unix_nano is before"),
+        ("year 2262", "start_time_unix_nano is past the year 2262"),
         ("bad link", "link's trace_id"),
     ],
 )
@@ -142,6 +146,18 @@ def test_engine_otlp_json_invalid_span_dead_lettered_in_json() -> None:
     assert piece["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["spanId"] == "not-hex"
     (decided,) = feed.poll(0)
     assert decided.span_count == 2
+
+
+def test_engine_otlp_json_hex_id_with_spaces_dead_lettered_like_the_gateway() -> None:
+    doc = json.loads(otlp_json(trace_spans(1, 2)))
+    span_doc = doc["resourceSpans"][0]["scopeSpans"][0]["spans"][1]
+    span_doc["traceId"] = span_doc["traceId"][:4] + " " + span_doc["traceId"][4:]
+    feed = Feeder(engine(wait_after_root=0))
+    result = feed.add(json.dumps(doc).encode(), at_s=0, headers=[(CONTENT_TYPE_HEADER, b"application/json")])
+    (dead,) = result.dead_letters
+    assert dead.reason.startswith("invalid span: traceId is not hex")
+    (decided,) = feed.poll(0)
+    assert decided.span_count == 1
 
 
 @pytest.mark.parametrize("payload", [b"{not json", b'{"resourceSpans": 3}', b"[]"])

@@ -29,6 +29,7 @@ from datatracing.model import (
     Status,
     StatusCode,
 )
+from datatracing.wire._rules import invalid_span_reason
 
 # --- protobuf -> model -------------------------------------------------------------------------
 
@@ -58,7 +59,14 @@ def _hex_id(raw: bytes, what: str, size: int) -> str:
 
 
 def span_from_pb(pb: trace_pb2.Span, resource: Resource, scope: InstrumentationScope) -> Span:
-    """Build a validated model span; raises `InvalidDataError` naming what is wrong."""
+    """Build a validated model span; raises `InvalidDataError` naming what is wrong.
+
+    The pipeline's rules (`invalid_span_reason`) come first, with their reason; the model checks the
+    rest (field ranges).
+    """
+    reason = invalid_span_reason(pb)
+    if reason is not None:
+        raise InvalidDataError(reason)
     try:
         return Span(
             trace_id=_hex_id(pb.trace_id, "trace_id", 16),

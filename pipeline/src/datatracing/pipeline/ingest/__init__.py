@@ -1,7 +1,8 @@
 """The ingest gateway: OTLP/HTTP export requests in, the spans topic out (`datatracing ingest`).
 
 Any OpenTelemetry SDK (or ours, `OtlpHttpSpanExporter`) can point its OTLP/HTTP exporter at it;
-each request is split per trace id and published keyed like our Kafka exporter's messages.
+each request is decoded and split per trace id by `datatracing.wire` (`split_request`, the same
+codec the sampler uses) and published keyed like our Kafka exporter's messages.
 
 Example:
     >>> from datatracing.pipeline.ingest import IngestSettings, create_ingest_app, make_ingest_producer
@@ -17,12 +18,6 @@ from datatracing.pipeline.ingest._app import ApiKeyCheck, create_ingest_app
 from datatracing.pipeline.ingest._connections import ClientStats
 from datatracing.pipeline.ingest._errors import BrokerSaturatedError, UnauthorizedError
 from datatracing.pipeline.ingest._http import rpc_status_class
-from datatracing.pipeline.ingest._otlpjson import (
-    Rejections,
-    otlp_json_to_request,
-    parse_otlp_json,
-    request_to_otlp_json,
-)
 from datatracing.pipeline.ingest._publish import IngestStats, ProducerPort
 from datatracing.pipeline.ingest._server import (
     ingest_producer_config,
@@ -30,7 +25,6 @@ from datatracing.pipeline.ingest._server import (
     make_ingest_producer,
     run_ingest,
 )
-from datatracing.pipeline.ingest._split import TraceMessage, invalid_span_reason, split_by_trace
 
 __all__ = [
     "ApiKeyCheck",
@@ -39,18 +33,11 @@ __all__ = [
     "IngestSettings",
     "IngestStats",
     "ProducerPort",
-    "Rejections",
-    "TraceMessage",
     "UnauthorizedError",
     "create_ingest_app",
     "ingest_producer_config",
     "ingest_server_config",
-    "invalid_span_reason",
     "make_ingest_producer",
-    "otlp_json_to_request",
-    "parse_otlp_json",
-    "request_to_otlp_json",
     "rpc_status_class",
     "run_ingest",
-    "split_by_trace",
 ]

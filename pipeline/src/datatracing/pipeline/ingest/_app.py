@@ -57,10 +57,8 @@ from datatracing.pipeline.ingest._http import (
     success_response,
 )
 from datatracing.pipeline.ingest._metrics import metrics_text
-from datatracing.pipeline.ingest._otlpjson import Rejections, parse_otlp_json
 from datatracing.pipeline.ingest._publish import IngestStats, KafkaPublisher, ProducerPort
-from datatracing.pipeline.ingest._split import TraceMessage, split_by_trace
-from datatracing.wire import parse_request
+from datatracing.wire import TracePart, parse_otlp_json, parse_request, split_request
 
 __all__ = ["ApiKeyCheck", "create_ingest_app"]
 
@@ -81,21 +79,30 @@ _OUTCOMES = {
 
 def _decode(
     body: bytes, encoding: Encoding, content_encoding: str | None, settings: IngestSettings
-) -> tuple[list[TraceMessage], Rejections]:
-    """Body bytes → per-trace messages and the rejected spans (CPU only: may run in a thread)."""
+) -> tuple[list[TracePart], list[str]]:
+    """Body bytes → per-trace messages and the reasons of the refused spans (CPU only: may run in a
+    thread). A body that does not decode as a request is a 400; a refused span is not."""
     payload = decompress(body, content_encoding, settings.max_body_bytes)
-    rejections = Rejections()
+    reasons: list[str] = []
     try:
         if encoding == "proto":
             request = parse_request(payload)
             original: bytes | None = payload
         else:
-            request = parse_otlp_json(payload, rejections)
+            request, rejected_json = parse_otlp_json(payload)
+            reasons.extend(r.reason for r in rejected_json)
             original = None
     except InvalidDataError as exc:
         raise RequestRejected(400, str(exc)) from exc
-    messages = split_by_trace(request, rejections, original, max_message_bytes=settings.max_message_bytes)
-    return messages, rejections
+    parts, rejected = split_request(request, original, max_message_bytes=settings.max_message_bytes)
+    reasons.extend(r.reason for r in rejected)
+    return parts, reasons
+
+
+def _rejected_message(reasons: list[str]) -> str:
+    """One line for `partial_success.error_message`: how many spans, the first reason."""
+    more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
+    return f"{len(reasons)} span(s) rejected: {reasons[0]}{more}"
 
 
 def _authenticate(auth: Authenticator | None, request: Request) -> None:
@@ -193,19 +200,19 @@ def create_ingest_app(
         stats.bytes_received += len(body)
         content_encoding = request.headers.get("content-encoding")
         if len(body) > settings.offload_bytes:
-            messages, rejections = await anyio.to_thread.run_sync(
+            messages, rejected = await anyio.to_thread.run_sync(
                 _decode, body, encoding, content_encoding, settings
             )
         else:
-            messages, rejections = _decode(body, encoding, content_encoding, settings)
-        if not messages and not rejections.count:
+            messages, rejected = _decode(body, encoding, content_encoding, settings)
+        if not messages and not rejected:
             clients.empty_requests += 1
             log.debug("export request with no span: answered 200, nothing published")
         publisher.publish(messages)
         stats.spans_accepted += sum(m.span_count for m in messages)
-        stats.spans_rejected += rejections.count
-        if rejections.count:
-            return "partial", success_response(encoding, rejections.count, rejections.message())
+        stats.spans_rejected += len(rejected)
+        if rejected:
+            return "partial", success_response(encoding, len(rejected), _rejected_message(rejected))
         return "ok", success_response(encoding)
 
     async def traces(request: Request) -> Response:

@@ -24,8 +24,7 @@ from confluent_kafka import KafkaException
 
 from datatracing.pipeline.config import IngestSettings
 from datatracing.pipeline.ingest._errors import BrokerSaturatedError
-from datatracing.pipeline.ingest._split import TraceMessage
-from datatracing.wire import CONTENT_TYPE_HEADER, CONTENT_TYPE_OTLP_PROTO
+from datatracing.wire import CONTENT_TYPE_HEADER, CONTENT_TYPE_OTLP_PROTO, TracePart
 
 __all__ = ["IngestStats", "KafkaPublisher", "ProducerPort"]
 
@@ -73,7 +72,7 @@ class IngestStats:
 
 
 class KafkaPublisher:
-    """Enqueues `TraceMessage`s on `topic` and tracks delivery reports."""
+    """Enqueues `TracePart`s on `topic` and tracks delivery reports."""
 
     def __init__(
         self, producer: ProducerPort, topic: str, settings: IngestSettings, stats: IngestStats
@@ -120,7 +119,7 @@ class KafkaPublisher:
                 f"producer queue is full ({queued} messages waiting for the broker); retry later"
             )
 
-    def publish(self, messages: Sequence[TraceMessage]) -> None:
+    def publish(self, messages: Sequence[TracePart]) -> None:
         """Enqueue every message (never blocks); `BrokerSaturatedError` when the queue refuses one."""
         self.check_capacity(len(messages))
         produced = 0

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from datatracing.pipeline.sampler._decode import Chunk
 from datatracing.pipeline.sampler._results import REASON_IDLE, REASON_MAX_AGE, REASON_ROOT
 from datatracing.pipeline.sampler.policies import Needs, TraceView
+from datatracing.wire import TracePart
 
 __all__ = ["Buffer", "TraceBuffer"]
 
@@ -44,7 +44,7 @@ class TraceBuffer:
         "trace_id",
     )
 
-    def __init__(self, chunk: Chunk, offset: int, now_ns: int, tenant: str) -> None:
+    def __init__(self, chunk: TracePart, offset: int, now_ns: int, tenant: str) -> None:
         self.trace_id = chunk.trace_id
         self.payloads = [chunk.payload]
         self.offsets = [offset]
@@ -79,7 +79,7 @@ class Buffer:
     def __len__(self) -> int:
         return len(self.traces)
 
-    def add(self, chunk: Chunk, offset: int, now_ns: int, tenant: str) -> TraceBuffer:
+    def add(self, chunk: TracePart, offset: int, now_ns: int, tenant: str) -> TraceBuffer:
         """Buffer `chunk` (from the message at `offset`), creating its trace if new."""
         trace_id = chunk.trace_id
         buf = self.traces.get(trace_id)

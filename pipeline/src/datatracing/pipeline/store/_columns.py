@@ -1,7 +1,9 @@
 """Flat column buffers filled from OTLP protobuf, then turned into one Arrow table.
 
-Validation mirrors `datatracing.wire.span_from_pb` (id sizes, all-zero ids, end before start) so a
-message the codec would reject is rejected here too, without building model objects.
+Spans are checked against the pipeline's one set of rules (`datatracing.wire`: id sizes, all-zero
+ids, end before start, start past 2262, links) with a few inline comparisons on the fields the
+columns read anyway; a span that fails one is refused with `invalid_span_reason`'s text, the reason
+the gateway and the sampler give for the same span.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 from datatracing.errors import InvalidDataError
 from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.store._codec import T_STRING, encode_json_attributes, encode_pb_value
+from datatracing.wire import MAX_START_TIME_NS, SPAN_ID_BYTES, TRACE_ID_BYTES, invalid_span_reason
 
 __all__ = ["COMPUTED", "EXTRAS_FIELDS", "SPANS_SCHEMA", "Columns", "Group"]
 
-_ZERO8, _ZERO16 = b"\x00" * 8, b"\x00" * 16
-_MAX_NS = 2**63 - 1  # DateTime64(9) is a signed 64-bit count of nanoseconds
+_ZERO8, _ZERO16 = bytes(SPAN_ID_BYTES), bytes(TRACE_ID_BYTES)
 _STR = pa.string()
 _STR_MAP = pa.map_(pa.string(), pa.string())
 _TYPE_MAP = pa.map_(pa.string(), pa.uint8())
@@ -121,11 +123,9 @@ def _encode_map(kvs: Iterable[common_pb2.KeyValue]) -> tuple[list[str], list[str
     return keys, texts, [k for k, _ in typed], [c for _, c in typed]
 
 
-def _check_id(raw: bytes, size: int, zero: bytes, what: str) -> None:
-    if len(raw) != size:
-        raise InvalidDataError(f"invalid span: {what} must be {size} bytes, got {len(raw)}")
-    if raw == zero:
-        raise InvalidDataError(f"invalid span: {what} must not be all zero")
+def _refuse(span: trace_pb2.Span) -> InvalidDataError:
+    """The error for a span an inline check failed: the rules' own reason."""
+    return InvalidDataError(invalid_span_reason(span) or "invalid span")
 
 
 class Columns:
@@ -210,20 +210,16 @@ class Columns:
         add_type_key, add_type_val = type_keys.append, self.type_vals.append
         for sp in spans:
             tid, sid, pid = sp.trace_id, sp.span_id, sp.parent_span_id
-            if len(tid) != 16 or tid == _ZERO16:
-                _check_id(tid, 16, _ZERO16, "trace_id")
-            if len(sid) != 8 or sid == _ZERO8:
-                _check_id(sid, 8, _ZERO8, "span_id")
+            if len(tid) != TRACE_ID_BYTES or tid == _ZERO16 or len(sid) != SPAN_ID_BYTES or sid == _ZERO8:
+                raise _refuse(sp)
             if pid:
-                if len(pid) != 8 or pid == _ZERO8:
-                    _check_id(pid, 8, _ZERO8, "parent_span_id")
+                if len(pid) != SPAN_ID_BYTES or pid == _ZERO8:
+                    raise _refuse(sp)
             else:
                 pid = _ZERO8
             start, end = sp.start_time_unix_nano, sp.end_time_unix_nano
-            if end < start:
-                raise InvalidDataError("invalid span: end_time_unix_nano is before start_time_unix_nano")
-            if start > _MAX_NS:
-                raise InvalidDataError("invalid span: start_time_unix_nano is past the year 2262")
+            if end < start or start > MAX_START_TIME_NS:
+                raise _refuse(sp)
             first = len(attr_keys)
             for kv in sp.attributes:
                 key, value = kv.key, kv.value
@@ -243,6 +239,8 @@ class Columns:
                 self._add_events(sp.events)
             self.ev_offsets.append(len(self.ev_time))
             if sp.links:
+                if invalid_span_reason(sp) is not None:
+                    raise _refuse(sp)
                 self._add_links(sp.links)
             self.lk_offsets.append(len(self.lk_trace))
             status = sp.status
@@ -282,8 +280,6 @@ class Columns:
 
     def _add_links(self, links: Iterable[trace_pb2.Span.Link]) -> None:
         for lk in links:
-            _check_id(lk.trace_id, 16, _ZERO16, "link trace_id")
-            _check_id(lk.span_id, 8, _ZERO8, "link span_id")
             self.lk_trace.append(lk.trace_id)
             self.lk_span.append(lk.span_id)
             self.lk_state.append(lk.trace_state)

@@ -3,8 +3,9 @@
 Every step is an Arrow kernel over a whole batch; Python only touches the rare values that need
 `_codec`'s exact text (doubles, bytes, and event, link and scope attributes). The result is row for
 row what `_columns` builds from the same messages (a property test holds the two to it). Messages
-this path does not take are reported instead: invalid spans (Python rejects them with the reason),
-repeated keys, and values the stage does not read (arrays, key/value lists).
+this path does not take are reported instead: spans breaking `datatracing.wire`'s rules (checked
+here with its constants; Python refuses them with the rules' reason), repeated keys, and values the
+stage does not read (arrays, key/value lists).
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ import pyarrow.compute as pc
 from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.store._anyvalue import Values, decode_values, py_value
 from datatracing.pipeline.store._codec import T_STRING, _dumps
+from datatracing.wire import MAX_START_TIME_NS, SPAN_ID_BYTES, TRACE_ID_BYTES
 
 __all__ = ["FlatBatch", "Hierarchy", "flatten", "needs_python"]
 
-_MAX_NS = 2**63 - 1
-_ZERO8, _ZERO16 = pa.scalar(b"\x00" * 8, pa.binary()), pa.scalar(b"\x00" * 16, pa.binary())
+# Unsigned, as the time columns are: an int64 scalar would make the kernel cast them and fail.
+_MAX_START = pa.scalar(MAX_START_TIME_NS, pa.uint64())
+_ZERO8 = pa.scalar(bytes(SPAN_ID_BYTES), pa.binary())
+_ZERO16 = pa.scalar(bytes(TRACE_ID_BYTES), pa.binary())
 _STR = pa.string()
 
 FlatBatch = dict[str, pa.Array]
@@ -174,11 +178,17 @@ def needs_python(h: Hierarchy) -> set[int]:
     spans = h.spans
     pid = _f(spans, "parent_span_id")
     start, end = _f(spans, "start_time_unix_nano"), _f(spans, "end_time_unix_nano")
-    bad = pc.or_(_bad_id(_f(spans, "trace_id"), 16, _ZERO16), _bad_id(_f(spans, "span_id"), 8, _ZERO8))
-    bad = pc.or_(bad, pc.and_(pc.not_equal(pc.binary_length(pid), 0), _bad_id(pid, 8, _ZERO8)))
-    bad = pc.or_(bad, pc.or_(pc.less(end, start), pc.greater(start, _MAX_NS)))
+    bad = pc.or_(
+        _bad_id(_f(spans, "trace_id"), TRACE_ID_BYTES, _ZERO16),
+        _bad_id(_f(spans, "span_id"), SPAN_ID_BYTES, _ZERO8),
+    )
+    bad = pc.or_(bad, pc.and_(pc.not_equal(pc.binary_length(pid), 0), _bad_id(pid, SPAN_ID_BYTES, _ZERO8)))
+    bad = pc.or_(bad, pc.or_(pc.less(end, start), pc.greater(start, _MAX_START)))
     links, events = h.links, h.events
-    bad_link = pc.or_(_bad_id(_f(links, "trace_id"), 16, _ZERO16), _bad_id(_f(links, "span_id"), 8, _ZERO8))
+    bad_link = pc.or_(
+        _bad_id(_f(links, "trace_id"), TRACE_ID_BYTES, _ZERO16),
+        _bad_id(_f(links, "span_id"), SPAN_ID_BYTES, _ZERO8),
+    )
     rows = [pc.filter(h.span_row, bad), pc.filter(pc.take(h.span_row, h.link_span), bad_link)]
     scope = _f(h.scopes, "scope")
     for strings in (

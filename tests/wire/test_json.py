@@ -1,4 +1,4 @@
-"""OTLP JSON → protobuf, held to a round trip against protobuf → OTLP JSON."""
+"""OTLP JSON and the model's JSON → protobuf, held to a round trip against protobuf → OTLP JSON."""
 
 from __future__ import annotations
 
@@ -9,23 +9,23 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from ingest_strategies import requests
-from ingest_support import make_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 from datatracing.errors import InvalidDataError
 from datatracing.model import Span
-from datatracing.pipeline.ingest import (
-    Rejections,
+from datatracing.wire import (
     otlp_json_to_request,
+    parse_model_json,
     parse_otlp_json,
     request_to_otlp_json,
+    request_to_spans,
+    spans_to_request,
 )
-from datatracing.pipeline.ingest._jsonfast import fast_span
-from datatracing.pipeline.ingest._otlpjson import parse_span_slow
-from datatracing.wire import request_to_spans, spans_to_request
+from datatracing.wire._jsonspan import fast_span, parse_span_slow
 from tests.strategies import spans as model_spans
+from tests.wire.pb_strategies import requests
+from tests.wire.wire_data import make_spans
 
 _INT64_KEYS = {"startTimeUnixNano", "endTimeUnixNano", "timeUnixNano", "intValue"}
 
@@ -56,8 +56,8 @@ def _snake_keys(doc: Any) -> Any:
 @given(st.lists(model_spans(), max_size=4))
 def test_otlp_json_model_spans_round_trip_equal(spans: list[Span]) -> None:
     request = spans_to_request(spans)
-    back = otlp_json_to_request(_as_json_text(request_to_otlp_json(request)))
-    assert back == request
+    back, rejected = otlp_json_to_request(_as_json_text(request_to_otlp_json(request)))
+    assert (back, rejected) == (request, [])
     assert request_to_spans(back) == spans
 
 
@@ -73,9 +73,7 @@ def test_otlp_json_any_request_round_trip_equal(request: ExportTraceServiceReque
         doc = _int64_as_numbers(doc)
     elif variant == "snake_case":
         doc = _snake_keys(doc)
-    rejections = Rejections()
-    assert otlp_json_to_request(doc, rejections) == request
-    assert rejections.count == 0
+    assert otlp_json_to_request(doc) == (request, [])
 
 
 def _one_span_doc(**span: Any) -> dict[str, Any]:
@@ -99,7 +97,7 @@ def test_otlp_json_spec_example_fields_decoded() -> None:
         droppedAttributesCount=1,
         unknownField={"ignored": True},
     )
-    span = _only_span(otlp_json_to_request(doc))
+    span = _only_span(otlp_json_to_request(doc).request)
     assert span.trace_id.hex() == "0af7651916cd43dd8448eb211c80319c"
     assert span.span_id.hex() == "b7ad6b7169203331"
     assert span.parent_span_id == b""
@@ -110,7 +108,8 @@ def test_otlp_json_spec_example_fields_decoded() -> None:
 
 
 def test_otlp_json_uppercase_hex_and_enum_names_accepted() -> None:
-    span = _only_span(otlp_json_to_request(_one_span_doc(spanId="B7AD6B7169203331", kind="SPAN_KIND_CLIENT")))
+    doc = _one_span_doc(spanId="B7AD6B7169203331", kind="SPAN_KIND_CLIENT")
+    span = _only_span(otlp_json_to_request(doc).request)
     assert span.span_id.hex() == "b7ad6b7169203331"
     assert span.kind == trace_pb2.Span.SPAN_KIND_CLIENT
 
@@ -129,11 +128,14 @@ def test_otlp_json_bad_span_rejected_others_kept(field: str, value: Any, reason:
     doc = _one_span_doc(**{field: value})
     good = _one_span_doc()["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
     doc["resourceSpans"][0]["scopeSpans"][0]["spans"].append(good)
-    rejections = Rejections()
-    request = otlp_json_to_request(doc, rejections)
-    assert rejections.count == 1
-    assert reason in rejections.message()
+    request, (rejected,) = otlp_json_to_request(doc)
+    assert rejected.reason.startswith("invalid span: ")
+    assert reason in rejected.reason
     assert _only_span(request).span_id.hex() == "b7ad6b7169203331"
+    piece = json.loads(rejected.payload())
+    assert piece["resourceSpans"][0]["scopeSpans"][0]["spans"] == [
+        doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+    ]
 
 
 @pytest.mark.parametrize(
@@ -262,3 +264,18 @@ def test_otlp_json_fast_path_agrees_with_json_format(
 def test_otlp_json_fast_path_takes_typical_spans() -> None:
     doc = request_to_otlp_json(spans_to_request(make_spans([1, 2], per_trace=3)))
     assert all(fast_span(span, trace_pb2.Span()) for span in _spans_in(_as_json_text(doc)))
+
+
+def test_model_json_invalid_item_rejected_rest_kept() -> None:
+    items = [s.model_dump(mode="json") for s in make_spans([1], per_trace=3)]
+    items[1]["span_id"] = "0" * 16
+    request, (rejected,) = parse_model_json(json.dumps({"spans": items}).encode())
+    assert rejected.reason.startswith("invalid span: span_id")
+    assert json.loads(rejected.payload()) == [items[1]]
+    assert [s.span_id for s in request_to_spans(request)] == [items[0]["span_id"], items[2]["span_id"]]
+
+
+@pytest.mark.parametrize("payload", [b"{not json", b'{"spans": 3}', b"3"])
+def test_model_json_not_a_list_of_spans_invalid_data_error(payload: bytes) -> None:
+    with pytest.raises(InvalidDataError):
+        parse_model_json(payload)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
+T = TypeVar("T")
 u32 = st.integers(min_value=0, max_value=2**32 - 1)
 u64 = st.integers(min_value=0, max_value=2**64 - 1)
 text = st.text(max_size=8)
@@ -86,3 +89,61 @@ requests = st.builds(
         max_size=2,
     ),
 )
+
+
+# --- requests that probe the span rules: ids of every size, zero ids, starts around 2262 ----------
+
+_MAX_START = 2**63 - 1  # datatracing.wire.MAX_START_TIME_NS, restated so the test can catch a change
+
+
+def _mostly(
+    valid: st.SearchStrategy[object], *broken: st.SearchStrategy[object]
+) -> st.SearchStrategy[object]:
+    """`valid` four times in five: most messages stay whole, so both store paths see valid rows too."""
+    return st.sampled_from(["valid"] * 4 + ["broken"]).flatmap(
+        lambda kind: valid if kind == "valid" else st.one_of(*broken)
+    )
+
+
+trace_ids = _mostly(st.binary(min_size=16, max_size=16), st.just(bytes(16)), st.binary(max_size=17))
+span_ids = _mostly(st.binary(min_size=8, max_size=8), st.just(bytes(8)), st.binary(max_size=9))
+times = _mostly(
+    st.integers(min_value=1_700_000_000_000_000_000, max_value=1_700_000_000_000_001_000),
+    st.integers(min_value=_MAX_START - 2, max_value=_MAX_START + 2),
+    st.just(0),
+    u64,
+)
+
+
+@st.composite
+def rule_spans(draw: st.DrawFn, trace_pool: list[bytes]) -> trace_pb2.Span:
+    start = draw(times)
+    end = draw(st.one_of(st.just(start), st.integers(min_value=start, max_value=2**64 - 1), times))
+    return trace_pb2.Span(
+        trace_id=draw(st.sampled_from(trace_pool)),
+        span_id=draw(span_ids),
+        parent_span_id=draw(st.one_of(st.just(b""), span_ids)),
+        name=draw(st.one_of(st.just(""), text)),
+        start_time_unix_nano=start,
+        end_time_unix_nano=end,
+        attributes=[common_pb2.KeyValue(key="k", value=common_pb2.AnyValue(string_value=draw(text)))],
+        links=draw(
+            st.lists(st.builds(trace_pb2.Span.Link, trace_id=trace_ids, span_id=span_ids), max_size=1)
+        ),
+    )
+
+
+@st.composite
+def rule_requests(draw: st.DrawFn) -> ExportTraceServiceRequest:
+    """Requests of a few traces whose spans break the rules now and then (any rule, any place)."""
+    pool = draw(st.lists(trace_ids, min_size=1, max_size=3))
+    request = ExportTraceServiceRequest()
+    for _ in range(draw(st.integers(min_value=1, max_value=2))):
+        rs = request.resource_spans.add()
+        kv = rs.resource.attributes.add()
+        kv.key, kv.value.string_value = "service.name", draw(st.sampled_from(["a", "b"]))
+        for _ in range(draw(st.integers(min_value=1, max_value=2))):
+            ss = rs.scope_spans.add()
+            ss.scope.name = draw(text)
+            ss.spans.extend(draw(st.lists(rule_spans(pool), max_size=3)))
+    return request
