@@ -135,6 +135,7 @@ PIPELINE_SURFACE: dict[str, str] = {
         "TraceQuery TraceSampling TraceStore TraceSummary check_read_statement cluster_statements "
         "open_store"
     ),
+    "datatracing.pipeline.store.write": "OtlpStage SpanBatch",
 }
 
 SURFACE = {**SDK_SURFACE, **PIPELINE_SURFACE}

@@ -25,8 +25,8 @@ from datatracing.pipeline.config import Settings
 from datatracing.pipeline.ingest import IngestSettings, create_ingest_app, make_ingest_producer
 from datatracing.pipeline.query import create_app
 from datatracing.pipeline.sampler import default_policy
-from datatracing.pipeline.sampler._agent import SamplerRunner
 from datatracing.pipeline.sampler._metrics import metrics_app
+from datatracing.pipeline.sampler._runner import SamplerRunner
 from datatracing.pipeline.sink import SinkCollector, SinkStats, sink_metrics_app, sink_metrics_text
 from datatracing.pipeline.store import open_store
 

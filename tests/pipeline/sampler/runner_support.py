@@ -13,8 +13,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from datatracing.pipeline.broker import consumer_config, kafka_producer, parse_dead_letter_key
 from datatracing.pipeline.config import KafkaSettings, Settings, TopicSettings
 from datatracing.pipeline.sampler import SamplerSettings
-from datatracing.pipeline.sampler._agent import FaultHook, SamplerRunner
 from datatracing.pipeline.sampler._loop import SpanConsumerLoop
+from datatracing.pipeline.sampler._runner import FaultHook, SamplerRunner
 from datatracing.pipeline.sampler.policies import default_policy
 from datatracing.wire import trace_key
 

@@ -11,7 +11,7 @@ from sampler_data import span, trace_id
 from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.broker import KafkaHeaders, kafka_producer, read_source
 from datatracing.pipeline.config import Settings, TopicSettings
-from datatracing.pipeline.sampler._agent import SamplerRunner
+from datatracing.pipeline.sampler._runner import SamplerRunner
 from datatracing.pipeline.sampler.policies import default_policy
 from datatracing.wire import decode_spans, encode_spans, trace_key
 

@@ -9,7 +9,7 @@ from store_data import attribute_values, rich_trace, span, trace_id
 from datatracing.errors import InvalidDataError
 from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.store import SpanBatch
-from datatracing.pipeline.store._codec import decode_value, encode_model_value, encode_pb_value
+from datatracing.pipeline.store._values import decode_value, encode_model_value, encode_pb_value
 from datatracing.wire import encode_spans, spans_to_request
 
 

@@ -16,7 +16,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.store import SpanBatch, open_store
-from datatracing.pipeline.store._stage import OtlpStage
+from datatracing.pipeline.store.write._engine import OtlpStage
 from datatracing.wire import invalid_span_reason, split_request
 from tests.wire.pb_strategies import rule_requests
 

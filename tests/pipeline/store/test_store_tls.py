@@ -11,8 +11,8 @@ import pytest
 
 from datatracing.pipeline.errors import ConfigError, StoreError
 from datatracing.pipeline.store import open_store
+from datatracing.pipeline.store._clickhouse_server import client_settings
 from datatracing.pipeline.store._open import server_target
-from datatracing.pipeline.store._server import client_settings
 
 
 def _closed_port() -> int:

@@ -23,7 +23,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-from datatracing.pipeline.sampler._agent import SamplerRunner
+from datatracing.pipeline.sampler._runner import SamplerRunner
 
 log = logging.getLogger(__name__)
 

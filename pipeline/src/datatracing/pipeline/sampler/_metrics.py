@@ -14,7 +14,7 @@ from prometheus_client.registry import Collector
 from datatracing.pipeline.http_health import ReadinessProbe, metadata_check, worker_http_app
 
 if TYPE_CHECKING:
-    from datatracing.pipeline.sampler._agent import SamplerRunner
+    from datatracing.pipeline.sampler._runner import SamplerRunner
 
 _LATENCY_BUCKETS_S = (0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120)
 

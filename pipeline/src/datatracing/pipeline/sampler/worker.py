@@ -16,9 +16,9 @@ from mode import Service
 
 from datatracing.pipeline.broker import kafka_consumer_config, kafka_producer, make_faust_app
 from datatracing.pipeline.config import SamplerSettings, Settings
-from datatracing.pipeline.sampler._agent import SamplerRunner
 from datatracing.pipeline.sampler._loop import SpanConsumerLoop
 from datatracing.pipeline.sampler._metrics import metrics_app
+from datatracing.pipeline.sampler._runner import SamplerRunner
 from datatracing.pipeline.sampler.policies import CompiledPolicy, default_policy, load_policy_file
 
 log = logging.getLogger(__name__)

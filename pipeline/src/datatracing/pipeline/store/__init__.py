@@ -10,7 +10,6 @@ Example:
 
 from __future__ import annotations
 
-from datatracing.pipeline.store._batch import SpanBatch
 from datatracing.pipeline.store._cluster import cluster_statements
 from datatracing.pipeline.store._errors import StoreQueryError, StoreSchemaError
 from datatracing.pipeline.store._migrator import MigrationStatus
@@ -34,6 +33,7 @@ from datatracing.pipeline.store._sqlread import (
     check_read_statement,
 )
 from datatracing.pipeline.store._store import ClickHouseTraceStore
+from datatracing.pipeline.store.write._batch import SpanBatch
 
 __all__ = [
     "ClickHouseTraceStore",

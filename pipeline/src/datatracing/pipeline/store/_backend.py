@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from datatracing.pipeline.errors import ConfigError, StoreUnavailableError
 from datatracing.pipeline.store._errors import translate
-from datatracing.pipeline.store._stage import OtlpStage, read_arrow
+from datatracing.pipeline.store.write._engine import OtlpStage, read_arrow
 
 __all__ = [
     "Backend",
@@ -52,7 +52,7 @@ class Backend(Protocol):
         """Insert `data` (columns matched by name) into the qualified `table`."""
 
     def stage(self) -> OtlpStage:
-        """The embedded engine that decodes OTLP batches for this store (see `_stage`)."""
+        """The embedded engine that decodes OTLP batches for this store (see `write._engine`)."""
 
     def close(self) -> None:
         """Release the connection; further calls fail."""
@@ -113,7 +113,7 @@ class _Shared:
                 f"cannot open the chdb data path {path}: is another process using it? ({exc})"
             ) from exc
         # Arrow results cross no network here: compressing them (LZ4 by default) only costs CPU,
-        # about 0.5 µs per span when the sink reads back a staged batch.
+        # paid per span when the sink reads back a staged batch.
         self.conn.query("SET output_format_arrow_compression_method = 'none'")
 
     def stage(self) -> OtlpStage:

@@ -13,7 +13,7 @@ from datatracing.pipeline.store._schema import check_identifier
 from datatracing.pipeline.store._store import ClickHouseTraceStore
 
 if TYPE_CHECKING:
-    from datatracing.pipeline.store._server import TlsOptions
+    from datatracing.pipeline.store._clickhouse_server import TlsOptions
 
 __all__ = ["ServerTarget", "open_store", "server_target"]
 
@@ -66,7 +66,7 @@ def open_store(
             raise ConfigError(f"store URL {shown!r} names no data path; {_USAGE}")
         backend = ChdbBackend(Path(raw))
     elif scheme in ("clickhouse", "clickhouses"):
-        from datatracing.pipeline.store._server import ServerBackend, client_settings
+        from datatracing.pipeline.store._clickhouse_server import ServerBackend, client_settings
 
         target = server_target(url, password=password)
         cluster = target.cluster
@@ -156,7 +156,7 @@ def _tls_options(shown: str, scheme: str, given: dict[str, str]) -> TlsOptions:
         raise ConfigError(f"store URL {shown!r}: verify must be true or false, got {verify_text!r}")
     if "client_cert_key" in given and "client_cert" not in given:
         raise ConfigError(f"store URL {shown!r}: client_cert_key needs client_cert")
-    from datatracing.pipeline.store._server import TlsOptions
+    from datatracing.pipeline.store._clickhouse_server import TlsOptions
 
     return TlsOptions(
         verify=_BOOLEANS[verify_text],

@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from datatracing.model import Trace
 from datatracing.pipeline.audit import SamplingAudit
-from datatracing.pipeline.store._batch import SpanBatch
 from datatracing.pipeline.store._sqlread import SqlResult
+from datatracing.pipeline.store.write._batch import SpanBatch
 
 __all__ = [
     "DependencyEdge",

@@ -18,9 +18,9 @@ from datatracing.model import (
     Status,
     StatusCode,
 )
-from datatracing.pipeline.store._codec import decode_json_attributes, decode_map
-from datatracing.pipeline.store._columns import EXTRAS_FIELDS
 from datatracing.pipeline.store._port import TraceSampling
+from datatracing.pipeline.store._values import decode_json_attributes, decode_map
+from datatracing.pipeline.store.write._python import EXTRAS_FIELDS
 
 __all__ = ["rows_to_sampling", "rows_to_spans", "text"]
 

@@ -70,8 +70,7 @@ ORDER BY name, kind
 # A span stored twice (a replay under another dedup token, not yet merged away) counts once: `FINAL`
 # collapses rows with the same sort key, which ends in (trace id, span id), as a merge would, so the
 # counts are the same before and after `OPTIMIZE ... FINAL`. Both copies of a span have the same
-# start, hence the same partition: no merging across partitions is needed. (Measured on 200k spans:
-# as fast as a plain count; `uniqExact(trace_id, span_id)` took twice as long.)
+# start, hence the same partition: no merging across partitions is needed.
 DEPENDENCIES = """
 SELECT toString(parent_service) AS parent, toString(service) AS child, count() AS call_count
 FROM $db.spans FINAL

@@ -14,7 +14,6 @@ from datatracing.model import Trace
 from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.errors import ConfigError
 from datatracing.pipeline.store._backend import Backend, Params
-from datatracing.pipeline.store._batch import SpanBatch
 from datatracing.pipeline.store._catalog import OperationsCatalog
 from datatracing.pipeline.store._cluster import cluster_statements
 from datatracing.pipeline.store._migrator import MigrationStatus, Migrator
@@ -41,6 +40,7 @@ from datatracing.pipeline.store._sql import (
     build_search,
 )
 from datatracing.pipeline.store._sqlread import SqlResult, run_read_sql
+from datatracing.pipeline.store.write._batch import SpanBatch
 
 __all__ = ["TABLES", "ClickHouseTraceStore"]
 
@@ -55,7 +55,7 @@ TABLES = ("spans", "traces", "operations")
 _KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
 # Skip indexes an insert leaves to the merges (which build every index of the part they write):
 # the key filters serve only searches for a present-but-empty value, and a fresh part is small
-# enough to read whole for those. Hashing every key at insert cost ~0.5 µs per span.
+# enough to read whole for those, and hashing every key is a per-span cost the insert path avoids.
 _MERGE_BUILT_INDEXES = "idx_attribute_keys,idx_resource_keys"
 _DEFER_SETTING = "exclude_materialize_skip_indexes_on_insert"  # ClickHouse 25.x and later
 
@@ -162,7 +162,7 @@ class ClickHouseTraceStore:
     def batch_from_otlp(
         self, messages: Iterable[tuple[bytes, SamplingAudit]]
     ) -> tuple[SpanBatch, list[tuple[int, str]]]:
-        """`SpanBatch.from_otlp_with_rejects` decoded by the embedded engine (same rows, ~3x faster)."""
+        """`SpanBatch.from_otlp_with_rejects` decoded by the embedded engine (same rows as in Python)."""
         try:
             stage = self._backend.stage()
         except ConfigError as exc:  # e.g. this process holds another chdb engine: decode in Python

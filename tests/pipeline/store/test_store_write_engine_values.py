@@ -1,4 +1,4 @@
-"""Raw `AnyValue` bytes decoded by kernels (`_anyvalue`) equal the protobuf runtime's reading."""
+"""Raw `AnyValue` bytes decoded by kernels (`write._engine_values`) equal the protobuf runtime's reading."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from opentelemetry.proto.common.v1 import common_pb2
 
-from datatracing.pipeline.store._anyvalue import decode_values, py_value
-from datatracing.pipeline.store._codec import T_ARRAY, T_EMPTY, T_KVLIST, T_STRING, encode_pb_value
+from datatracing.pipeline.store._values import T_ARRAY, T_EMPTY, T_KVLIST, T_STRING, encode_pb_value
+from datatracing.pipeline.store.write._engine_values import decode_values, py_value
 
 _scalars = st.one_of(
     st.builds(lambda s: common_pb2.AnyValue(string_value=s), st.text(max_size=300)),

@@ -1,8 +1,8 @@
-"""Nested Arrow rows of `_stage` (one per OTLP message) into the flat columns of `spans`.
+"""Nested Arrow rows of `write._engine` (one per OTLP message) into the flat columns of `spans`.
 
 Every step is an Arrow kernel over a whole batch; Python only touches the rare values that need
-`_codec`'s exact text (doubles, bytes, and event, link and scope attributes). The result is row for
-row what `_columns` builds from the same messages (a property test holds the two to it). Messages
+`_values`'s exact text (doubles, bytes, and event, link and scope attributes). The result is row for
+row what `write._python` builds from the same messages (a property test holds the two to it). Messages
 this path does not take are reported instead: spans breaking `datatracing.wire`'s rules (checked
 here with its constants; Python refuses them with the rules' reason), repeated keys, and values the
 stage does not read (arrays, key/value lists).
@@ -18,8 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from datatracing.pipeline.audit import SamplingAudit
-from datatracing.pipeline.store._anyvalue import Values, decode_values, py_value
-from datatracing.pipeline.store._codec import T_STRING, _dumps
+from datatracing.pipeline.store._values import T_STRING, _dumps
+from datatracing.pipeline.store.write._engine_values import Values, decode_values, py_value
 from datatracing.wire import MAX_START_TIME_NS, SPAN_ID_BYTES, TRACE_ID_BYTES
 
 __all__ = ["FlatBatch", "Hierarchy", "flatten", "needs_python"]
@@ -33,7 +33,7 @@ _STR = pa.string()
 FlatBatch = dict[str, pa.Array]
 
 
-def _f(array: pa.Array, name: str) -> pa.Array:
+def _field(array: pa.Array, name: str) -> pa.Array:
     return pc.struct_field(array, name)
 
 
@@ -67,20 +67,20 @@ class Hierarchy:
         self.table = table
         rs = _column(table, "resource_spans")
         self.resources, self.resource_row = _children(rs)
-        self.scopes, scope_resource = _children(_f(self.resources, "scope_spans"))
-        self.spans, self.span_scope = _children(_f(self.scopes, "spans"))
+        self.scopes, scope_resource = _children(_field(self.resources, "scope_spans"))
+        self.spans, self.span_scope = _children(_field(self.scopes, "spans"))
         self.scope_resource = scope_resource
         self.span_resource = pc.take(scope_resource, self.span_scope)
         self.span_row = pc.take(self.resource_row, self.span_resource)
-        self.events, self.event_span = _children(_f(self.spans, "events"))
-        self.links, self.link_span = _children(_f(self.spans, "links"))
+        self.events, self.event_span = _children(_field(self.spans, "events"))
+        self.links, self.link_span = _children(_field(self.spans, "links"))
         #: Every key/value list column, by owner.
         self.attributes = {
-            "resource": _f(_f(self.resources, "resource"), "attributes"),
-            "scope": _f(_f(self.scopes, "scope"), "attributes"),
-            "span": _f(self.spans, "attributes"),
-            "event": _f(self.events, "attributes"),
-            "link": _f(self.links, "attributes"),
+            "resource": _field(_field(self.resources, "resource"), "attributes"),
+            "scope": _field(_field(self.scopes, "scope"), "attributes"),
+            "span": _field(self.spans, "attributes"),
+            "event": _field(self.events, "attributes"),
+            "link": _field(self.links, "attributes"),
         }
         self._pairs: dict[str, tuple[pa.Array, Values]] = {}
 
@@ -89,7 +89,7 @@ class Hierarchy:
         passes; raises `pa.ArrowInvalid` on bad UTF-8."""
         if owner not in self._pairs:
             kvs = self.attributes[owner].flatten()
-            self._pairs[owner] = (_text(_f(kvs, "key")), decode_values(_f(kvs, "value")))
+            self._pairs[owner] = (_text(_field(kvs, "key")), decode_values(_field(kvs, "value")))
         return self._pairs[owner]
 
 
@@ -131,7 +131,7 @@ def _repeated_keys(lists: pa.Array, owner_row: pa.Array) -> pa.Array:
     list's sum: a list of n keys is free of repeats exactly when the sum has n bits set (a repeat
     carries, and carries only lose bits, also past bit 63). Otherwise (list, key) pairs are hashed.
     """
-    keys = _f(lists.flatten(), "key")
+    keys = _field(lists.flatten(), "key")
     if len(keys) < 2:
         return pa.array([], pa.int64())
     encoded = pc.dictionary_encode(keys)
@@ -153,7 +153,7 @@ def _repeated_keys(lists: pa.Array, owner_row: pa.Array) -> pa.Array:
 
 
 def _list_rows(h: Hierarchy, owner: str, owner_row: pa.Array) -> list[pa.Array]:
-    """Rows whose list has repeated keys, values the kernels do not read (see `_anyvalue`), or
+    """Rows whose list has repeated keys, values the kernels do not read (see `write._engine_values`), or
     bad UTF-8."""
     lists = h.attributes[owner]
     python = h.pairs(owner)[1].python
@@ -176,29 +176,29 @@ def needs_python(h: Hierarchy) -> set[int]:
     """
     spanless = set(range(h.table.num_rows)) - set(pc.unique(h.span_row).to_pylist())
     spans = h.spans
-    pid = _f(spans, "parent_span_id")
-    start, end = _f(spans, "start_time_unix_nano"), _f(spans, "end_time_unix_nano")
+    pid = _field(spans, "parent_span_id")
+    start, end = _field(spans, "start_time_unix_nano"), _field(spans, "end_time_unix_nano")
     bad = pc.or_(
-        _bad_id(_f(spans, "trace_id"), TRACE_ID_BYTES, _ZERO16),
-        _bad_id(_f(spans, "span_id"), SPAN_ID_BYTES, _ZERO8),
+        _bad_id(_field(spans, "trace_id"), TRACE_ID_BYTES, _ZERO16),
+        _bad_id(_field(spans, "span_id"), SPAN_ID_BYTES, _ZERO8),
     )
     bad = pc.or_(bad, pc.and_(pc.not_equal(pc.binary_length(pid), 0), _bad_id(pid, SPAN_ID_BYTES, _ZERO8)))
     bad = pc.or_(bad, pc.or_(pc.less(end, start), pc.greater(start, _MAX_START)))
     links, events = h.links, h.events
     bad_link = pc.or_(
-        _bad_id(_f(links, "trace_id"), TRACE_ID_BYTES, _ZERO16),
-        _bad_id(_f(links, "span_id"), SPAN_ID_BYTES, _ZERO8),
+        _bad_id(_field(links, "trace_id"), TRACE_ID_BYTES, _ZERO16),
+        _bad_id(_field(links, "span_id"), SPAN_ID_BYTES, _ZERO8),
     )
     rows = [pc.filter(h.span_row, bad), pc.filter(pc.take(h.span_row, h.link_span), bad_link)]
-    scope = _f(h.scopes, "scope")
+    scope = _field(h.scopes, "scope")
     for strings in (
-        _f(scope, "name"),
-        _f(scope, "version"),
-        _f(spans, "name"),
-        _f(spans, "trace_state"),
-        _f(_f(spans, "status"), "message"),
-        _f(events, "name"),
-        _f(links, "trace_state"),
+        _field(scope, "name"),
+        _field(scope, "version"),
+        _field(spans, "name"),
+        _field(spans, "trace_state"),
+        _field(_field(spans, "status"), "message"),
+        _field(events, "name"),
+        _field(links, "trace_state"),
     ):
         _text(strings)
     for owner, owner_row in _owner_rows(h).items():
@@ -226,7 +226,7 @@ def _maps(lists: pa.Array, keys: pa.Array, values: Values) -> tuple[pa.Array, pa
 
 
 def _json_each(lists: pa.Array) -> pa.Array:
-    """One JSON object per key/value list ('' when empty), as `_codec.encode_json_attributes`."""
+    """One JSON object per key/value list ('' when empty), as `_values.encode_json_attributes`."""
     lengths = pc.list_value_length(lists)
     out = pa.nulls(len(lists), _STR).fill_null("")
     mask = pc.greater(lengths, 0)
@@ -266,14 +266,14 @@ def flatten(h: Hierarchy, audits: Sequence[SamplingAudit]) -> FlatBatch:
     span_message = pc.take(index, h.span_row)
     res = h.resources
     res_text, res_types = _maps(h.attributes["resource"], *h.pairs("resource"))
-    scope = _f(h.scopes, "scope")
-    start, end = _f(spans, "start_time_unix_nano"), _f(spans, "end_time_unix_nano")
-    pid = _f(spans, "parent_span_id")
-    kind, status = _f(spans, "kind"), _f(spans, "status")
-    code = _f(status, "code")
+    scope = _field(h.scopes, "scope")
+    start, end = _field(spans, "start_time_unix_nano"), _field(spans, "end_time_unix_nano")
+    pid = _field(spans, "parent_span_id")
+    kind, status = _field(spans, "kind"), _field(spans, "status")
+    code = _field(status, "code")
     text, types = _maps(h.attributes["span"], *h.pairs("span"))
-    ev_lists, events = _f(spans, "events"), h.events
-    lk_lists, links = _f(spans, "links"), h.links
+    ev_lists, events = _field(spans, "events"), h.events
+    lk_lists, links = _field(spans, "links"), h.links
 
     def per_message(values: list[Any], type_: pa.DataType) -> pa.Array:
         return pc.take(pa.array(values, type_), span_message)
@@ -287,13 +287,13 @@ def flatten(h: Hierarchy, audits: Sequence[SamplingAudit]) -> FlatBatch:
     return {
         "tenant": per_message([a.tenant for a in audits], _STR),
         "timestamp": start.cast(pa.int64()).cast(pa.timestamp("ns")),
-        "trace_id": _f(spans, "trace_id").cast(pa.binary(16)),
-        "span_id": _f(spans, "span_id").cast(pa.binary(8)),
+        "trace_id": _field(spans, "trace_id").cast(pa.binary(16)),
+        "span_id": _field(spans, "span_id").cast(pa.binary(8)),
         "parent_span_id": pc.if_else(pc.equal(pc.binary_length(pid), 0), _ZERO8, pid).cast(pa.binary(8)),
-        "trace_state": _text(_f(spans, "trace_state")),
-        "flags": _f(spans, "flags"),
+        "trace_state": _text(_field(spans, "trace_state")),
+        "flags": _field(spans, "flags"),
         "service": per_resource(_service(h)),
-        "name": _text(_f(spans, "name")),
+        "name": _text(_field(spans, "name")),
         "kind": pc.if_else(pc.and_(pc.greater_equal(kind, 0), pc.less_equal(kind, 5)), kind, 0).cast(
             pa.int8()
         ),
@@ -301,31 +301,31 @@ def flatten(h: Hierarchy, audits: Sequence[SamplingAudit]) -> FlatBatch:
         "status_code": pc.if_else(pc.and_(pc.greater_equal(code, 0), pc.less_equal(code, 2)), code, 0).cast(
             pa.int8()
         ),
-        "status_message": _text(_f(status, "message")),
+        "status_message": _text(_field(status, "message")),
         "attributes": text,
         "attribute_types": types,
-        "dropped_attributes_count": _f(spans, "dropped_attributes_count"),
+        "dropped_attributes_count": _field(spans, "dropped_attributes_count"),
         "resource_attributes": per_resource(res_text),
         "resource_attribute_types": per_resource(res_types),
         "resource_dropped_attributes_count": per_resource(
-            _f(_f(res, "resource"), "dropped_attributes_count")
+            _field(_field(res, "resource"), "dropped_attributes_count")
         ),
-        "scope_name": per_scope(_text(_f(scope, "name"))),
-        "scope_version": per_scope(_text(_f(scope, "version"))),
-        "scope_attributes": per_scope(_json_each(_f(scope, "attributes"))),
-        "scope_dropped_attributes_count": per_scope(_f(scope, "dropped_attributes_count")),
-        "events.time_unix_nano": _nested(ev_lists, _f(events, "time_unix_nano")),
-        "events.name": _nested(ev_lists, _text(_f(events, "name"))),
-        "events.attributes": _nested(ev_lists, _json_each(_f(events, "attributes"))),
-        "events.dropped_attributes_count": _nested(ev_lists, _f(events, "dropped_attributes_count")),
-        "dropped_events_count": _f(spans, "dropped_events_count"),
-        "links.trace_id": _nested(lk_lists, _f(links, "trace_id").cast(pa.binary(16))),
-        "links.span_id": _nested(lk_lists, _f(links, "span_id").cast(pa.binary(8))),
-        "links.trace_state": _nested(lk_lists, _text(_f(links, "trace_state"))),
-        "links.flags": _nested(lk_lists, _f(links, "flags")),
-        "links.attributes": _nested(lk_lists, _json_each(_f(links, "attributes"))),
-        "links.dropped_attributes_count": _nested(lk_lists, _f(links, "dropped_attributes_count")),
-        "dropped_links_count": _f(spans, "dropped_links_count"),
+        "scope_name": per_scope(_text(_field(scope, "name"))),
+        "scope_version": per_scope(_text(_field(scope, "version"))),
+        "scope_attributes": per_scope(_json_each(_field(scope, "attributes"))),
+        "scope_dropped_attributes_count": per_scope(_field(scope, "dropped_attributes_count")),
+        "events.time_unix_nano": _nested(ev_lists, _field(events, "time_unix_nano")),
+        "events.name": _nested(ev_lists, _text(_field(events, "name"))),
+        "events.attributes": _nested(ev_lists, _json_each(_field(events, "attributes"))),
+        "events.dropped_attributes_count": _nested(ev_lists, _field(events, "dropped_attributes_count")),
+        "dropped_events_count": _field(spans, "dropped_events_count"),
+        "links.trace_id": _nested(lk_lists, _field(links, "trace_id").cast(pa.binary(16))),
+        "links.span_id": _nested(lk_lists, _field(links, "span_id").cast(pa.binary(8))),
+        "links.trace_state": _nested(lk_lists, _text(_field(links, "trace_state"))),
+        "links.flags": _nested(lk_lists, _field(links, "flags")),
+        "links.attributes": _nested(lk_lists, _json_each(_field(links, "attributes"))),
+        "links.dropped_attributes_count": _nested(lk_lists, _field(links, "dropped_attributes_count")),
+        "dropped_links_count": _field(spans, "dropped_links_count"),
         "policy": per_message([a.policy for a in audits], _STR),
         "policy_version": per_message([a.policy_version for a in audits], _STR),
         "sample_rate": per_message([a.sample_rate for a in audits], pa.float64()),

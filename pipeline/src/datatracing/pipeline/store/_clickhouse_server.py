@@ -10,7 +10,7 @@ import pyarrow as pa
 from datatracing.pipeline.errors import ConfigError
 from datatracing.pipeline.store._backend import Params, Settings, StageLease
 from datatracing.pipeline.store._errors import translate
-from datatracing.pipeline.store._stage import OtlpStage
+from datatracing.pipeline.store.write._engine import OtlpStage
 
 __all__ = ["ServerBackend", "TlsOptions", "client_settings"]
 

@@ -1,9 +1,9 @@
 """`SpanBatch`: OTLP messages turned into the Arrow columns of one insert.
 
 Two decoders give the same rows. With an `OtlpStage` (the store's embedded engine), ClickHouse
-parses the whole batch in C++ and `_vector` flattens it with Arrow kernels; the messages that path
+parses the whole batch in C++ and `write._engine_rows` flattens it with Arrow kernels; the messages that path
 leaves out (invalid spans, repeated keys, deeply nested values) and every batch without a stage go
-through `_columns`, which reads protobuf fields in Python. `parent_service` is filled last, over the
+through `write._python`, which reads protobuf fields in Python. `parent_service` is filled last, over the
 whole batch, so a parent in any message of the batch counts; so is `extras`.
 """
 
@@ -19,9 +19,9 @@ import pyarrow.compute as pc
 from datatracing.errors import InvalidDataError
 from datatracing.model import Span
 from datatracing.pipeline.audit import SamplingAudit
-from datatracing.pipeline.store._columns import COMPUTED, EXTRAS_FIELDS, SPANS_SCHEMA, Columns, Group
-from datatracing.pipeline.store._stage import OtlpStage, StageError
-from datatracing.pipeline.store._vector import Hierarchy, flatten, needs_python
+from datatracing.pipeline.store.write._engine import OtlpStage, StageError
+from datatracing.pipeline.store.write._engine_rows import Hierarchy, flatten, needs_python
+from datatracing.pipeline.store.write._python import COMPUTED, EXTRAS_FIELDS, SPANS_SCHEMA, Columns, Group
 from datatracing.wire import encode_spans, parse_request
 
 __all__ = ["SpanBatch"]

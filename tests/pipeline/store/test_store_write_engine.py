@@ -1,4 +1,4 @@
-"""The engine decoder (`OtlpStage` + `_vector`) gives exactly the rows and rejects of the Python one."""
+"""The engine decoder (`write._engine`) gives exactly the rows and rejects of the Python one."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from store_data import attribute_values, model_spans, rich_trace, span, trace_id
 
 from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.store import SpanBatch, open_store
-from datatracing.pipeline.store._batch import _staged
-from datatracing.pipeline.store._stage import OtlpStage
+from datatracing.pipeline.store.write._batch import _staged
+from datatracing.pipeline.store.write._engine import OtlpStage
 from datatracing.wire import encode_spans, spans_to_request
 
 Messages = list[tuple[bytes, SamplingAudit]]
@@ -250,7 +250,7 @@ def test_stage_decodes_scalars_events_and_links_itself_and_leaves_arrays_to_pyth
 def test_repeated_keys_finds_exactly_the_lists_with_a_repeat(lists: list[list[int]], distinct: int) -> None:
     import pyarrow as pa
 
-    from datatracing.pipeline.store._vector import _repeated_keys
+    from datatracing.pipeline.store.write._engine_rows import _repeated_keys
 
     # Keys drawn from `distinct` names: up to 64 takes the bit-sum path, more the hashing path.
     kv_type = pa.struct([("key", pa.binary())])
@@ -267,7 +267,7 @@ def test_repeated_keys_finds_exactly_the_lists_with_a_repeat(lists: list[list[in
 
 def _reference_frame(payloads: list[bytes]) -> bytes:
     """`frame` written plainly: each message as varint(size) + payload + tag + varint(position)."""
-    from datatracing.pipeline.store._stage import INDEX_FIELD
+    from datatracing.pipeline.store.write._engine import INDEX_FIELD
 
     def varint(value: int) -> bytes:
         out = bytearray()
@@ -286,7 +286,7 @@ def _reference_frame(payloads: list[bytes]) -> bytes:
 @settings(max_examples=100, deadline=None)
 @given(sizes=st.lists(st.sampled_from([0, 1, 127, 128, 16370, 16377, 16383, 16384, 20000]), max_size=6))
 def test_frame_sizes_around_the_varint_lookup_table(sizes: list[int]) -> None:
-    from datatracing.pipeline.store._stage import frame
+    from datatracing.pipeline.store.write._engine import frame
 
     payloads = [bytes([65 + i % 26]) * size for i, size in enumerate(sizes)]
 
@@ -294,7 +294,7 @@ def test_frame_sizes_around_the_varint_lookup_table(sizes: list[int]) -> None:
 
 
 def test_frame_positions_past_the_varint_lookup_table() -> None:
-    from datatracing.pipeline.store._stage import frame
+    from datatracing.pipeline.store.write._engine import frame
 
     payloads = [b"x"] * 16390
 

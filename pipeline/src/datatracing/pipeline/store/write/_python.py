@@ -17,7 +17,7 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 
 from datatracing.errors import InvalidDataError
 from datatracing.pipeline.audit import SamplingAudit
-from datatracing.pipeline.store._codec import T_STRING, encode_json_attributes, encode_pb_value
+from datatracing.pipeline.store._values import T_STRING, encode_json_attributes, encode_pb_value
 from datatracing.wire import MAX_START_TIME_NS, SPAN_ID_BYTES, TRACE_ID_BYTES, invalid_span_reason
 
 __all__ = ["COMPUTED", "EXTRAS_FIELDS", "SPANS_SCHEMA", "Columns", "Group"]

@@ -1,10 +1,10 @@
 """ClickHouse as the OTLP decoder: raw messages in, one nested Arrow row per message out.
 
-Reading protobuf fields one at a time costs Python about 1 µs per attribute; the embedded engine
-(chdb) parses a whole batch in C++ with the `Protobuf` input format into a Memory table, and hands
-it back as Arrow, where `_vector` flattens it with vectorised kernels. Attribute values come as the
-bytes of their `AnyValue` messages, which `_anyvalue` decodes: parsing them into one column per
-member (filled for every attribute) cost 1.1 µs more per span.
+Reading protobuf fields one at a time costs Python a call per field; the embedded engine (chdb)
+parses a whole batch in C++ with the `Protobuf` input format into a Memory table, and hands it back
+as Arrow, where `write._engine_rows` flattens it with vectorised kernels. Attribute values come as
+the bytes of their `AnyValue` messages, which `write._engine_values` decodes (one column per
+`AnyValue` member would be filled for every attribute).
 
 Each message is framed with its length and gets its position in the batch appended as one extra
 field (protobuf concatenation sets it), so rows map back to messages whatever the engine's order.
@@ -30,7 +30,7 @@ __all__ = ["INDEX_FIELD", "OtlpStage", "StageError", "frame", "read_arrow"]
 INDEX_FIELD = 536_870_005
 
 # The OTLP trace messages with the same field numbers; an attribute's `AnyValue` is read as the
-# bytes of its message (`_anyvalue` decodes them).
+# bytes of its message (`write._engine_values` decodes them).
 PROTO_SCHEMA = f"""syntax = "proto3";
 message KeyValue {{ string key = 1; bytes value = 2; }}
 message Scope {{ string name = 1; string version = 2; repeated KeyValue attributes = 3;

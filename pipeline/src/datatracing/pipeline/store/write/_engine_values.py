@@ -1,10 +1,9 @@
 """OTLP `AnyValue` messages, as the stage hands them over (raw bytes), into map text and type codes.
 
 The stage reads each attribute value as the bytes of its `AnyValue` message instead of parsing it
-into one column per member: every such column is filled for every attribute, and reading the
-bytes instead cost 1.1 µs less per span (parse and Arrow output). An encoder writes an `AnyValue`
-as one field, so the bytes are a tag, maybe a length, and the payload; vectorised code reads the
-scalar members here:
+into one column per member, since every such column would be filled for every attribute. An encoder
+writes an `AnyValue` as one field, so the bytes are a tag, maybe a length, and the payload;
+vectorised code reads the scalar members here:
 
 - string (tag 0x0A) and bytes (0x3A): tag, a length of one or two varint bytes, the payload, and
   nothing else (the length covers the rest of the message);
@@ -13,7 +12,7 @@ scalar members here:
 
 Anything else (arrays, key/value lists, string-table references, values of 16 KiB or more, a
 second field, unknown fields, malformed bytes) is flagged for the Python decoder, which handles
-(or rejects, with the reason) the whole message. Text and type codes match `_codec.encode_pb_value`.
+(or rejects, with the reason) the whole message. Text and type codes match `_values.encode_pb_value`.
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ import pyarrow.compute as pc
 from opentelemetry.proto.common.v1 import common_pb2
 
 from datatracing.model import AttributeValue
-from datatracing.pipeline.store._codec import T_BOOL, T_BYTES, T_DOUBLE, T_EMPTY, T_INT, T_STRING
+from datatracing.pipeline.store._values import T_BOOL, T_BYTES, T_DOUBLE, T_EMPTY, T_INT, T_STRING
 from datatracing.wire import any_value
 
 __all__ = ["Values", "decode_values", "py_value"]
@@ -46,9 +45,9 @@ Mask = npt.NDArray[np.bool_]
 class Values:
     """Decoded values, one per input row."""
 
-    #: Map text (as `_codec`): '' for unset values and for the rows Python must decode.
+    #: Map text (as `_values`): '' for unset values and for the rows Python must decode.
     text: pa.Array
-    #: `_codec` type code (`T_STRING`, ...).
+    #: `_values` type code (`T_STRING`, ...).
     code: npt.NDArray[np.uint8]
     #: Rows whose value only the Python decoder reads.
     python: Mask
