@@ -3,13 +3,12 @@ answers 401, and once given one (kept in the tab's sessionStorage) lists and ope
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from ui_data import CHECKOUT
-from ui_server import ui_service
+from ui_server import require_chromium, ui_service
 
 from datatracing.pipeline.http_auth import ApiKey, Authenticator
 from datatracing.pipeline.store import open_store
@@ -18,24 +17,13 @@ sync_api = pytest.importorskip(
     "playwright.sync_api", reason="playwright is a dev dependency (scripts/bootstrap)"
 )
 
-from datatracing.pipeline.bench._browser import chromium_path, launch_chromium  # noqa: E402
+from datatracing.pipeline.bench._browser import launch_chromium  # noqa: E402
 
 KEY = "ui-key-5b8e21"
 TIMEOUT_MS = 30_000
 
 
-def _have_chromium() -> bool:
-    try:
-        chromium_path()
-    except Exception:
-        return False
-    return True
-
-
-if not _have_chromium():
-    if os.environ.get("CI"):
-        raise RuntimeError("chromium is missing: scripts/bootstrap installs it (as root)")
-    pytest.skip("no chromium: run scripts/bootstrap as root", allow_module_level=True)
+require_chromium()
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from ui_data import BATCH, CHECKOUT, FAILED, MISSING, WIDE
-from ui_server import ui_service
+from ui_server import require_chromium, ui_service
 
 from datatracing.pipeline.store import open_store
 
@@ -23,26 +23,13 @@ sync_api = pytest.importorskip(
     "playwright.sync_api", reason="playwright is a dev dependency (scripts/bootstrap)"
 )
 
-from datatracing.pipeline.bench._browser import chromium_path, launch_chromium, waterfall_paint_ms  # noqa: E402
+from datatracing.pipeline.bench._browser import launch_chromium, waterfall_paint_ms  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[3]
 TIMEOUT_MS = 30_000
 
 
-def _have_chromium() -> bool:
-    try:
-        chromium_path()
-    except Exception:
-        return False
-    return True
-
-
-if not _have_chromium():
-    if os.environ.get("CI"):
-        raise RuntimeError("chromium is missing: scripts/bootstrap installs it (as root)")
-    pytest.skip(
-        "no chromium: run scripts/bootstrap as root, or set DATATRACING_CHROMIUM", allow_module_level=True
-    )
+require_chromium()
 
 
 @pytest.fixture(scope="module")

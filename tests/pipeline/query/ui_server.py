@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 from fastapi import FastAPI
 from ui_data import batch_trace, checkout_trace, failed_trace, wide_trace
 
 from datatracing.pipeline.audit import SamplingAudit
+from datatracing.pipeline.bench._browser import chromium_path
 from datatracing.pipeline.bench._serve import serve_in_thread
 from datatracing.pipeline.http_auth import Authenticator
 from datatracing.pipeline.query import create_app
@@ -43,3 +46,16 @@ def ui_service(chdb_url: str, auth: Authenticator | None = None) -> Iterator[str
             yield url
     finally:
         store.close()
+
+
+def require_chromium() -> None:
+    """Skip the calling test module when no Chromium is installed; on CI, where `scripts/bootstrap`
+    installs it, a missing browser is an error instead."""
+    try:
+        chromium_path()
+    except Exception:
+        if os.environ.get("CI"):
+            raise RuntimeError("chromium is missing: scripts/bootstrap installs it (as root)") from None
+        pytest.skip(
+            "no chromium: run scripts/bootstrap as root, or set DATATRACING_CHROMIUM", allow_module_level=True
+        )

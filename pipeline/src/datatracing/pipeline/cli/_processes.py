@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from datatracing.pipeline.cli._base import ConfigOpt, fail, settings_from, setup_logging
-from datatracing.pipeline.cli._startup import StartupWaitOpt, open_store_waiting, wait_for_kafka
+from datatracing.pipeline.cli._startup import StartupWaitOpt, open_settings_store, wait_for_kafka
 
 __all__ = ["ingest", "query", "worker"]
 
@@ -37,12 +37,7 @@ def worker(
         return
     # Opened here and held while the worker runs: the worker's own `open_store` shares this
     # connection (one per chdb path and process), so the check and the worker see the same store.
-    store = open_store_waiting(
-        settings.store_url,
-        retention_days=settings.store.retention_days,
-        wait_s=startup_wait,
-        password=settings.store.secret_password(),
-    )
+    store = open_settings_store(settings, startup_wait)
     try:
         wait_for_kafka(settings.kafka.bootstrap_servers, startup_wait)
         run_store_worker(settings, with_query=role == "store")
@@ -61,12 +56,7 @@ def query(config: ConfigOpt = None, startup_wait: StartupWaitOpt = _DEFAULT_WAIT
     setup_logging(settings.worker.log_level)
     if settings.store_url.startswith("chdb:"):
         fail("store.url: the query service alone needs a ClickHouse server; chdb is served by `worker store`")
-    store = open_store_waiting(
-        settings.store_url,
-        retention_days=settings.store.retention_days,
-        wait_s=startup_wait,
-        password=settings.store.secret_password(),
-    )
+    store = open_settings_store(settings, startup_wait)
     try:
         uvicorn.run(
             create_app(

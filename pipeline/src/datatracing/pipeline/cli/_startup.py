@@ -22,10 +22,11 @@ import typer
 
 from datatracing.errors import TransientError
 from datatracing.pipeline.cli._base import one_line, redact
+from datatracing.pipeline.config import Settings
 from datatracing.pipeline.errors import BrokerUnavailableError, StoreUnavailableError
 from datatracing.pipeline.store import ClickHouseTraceStore, open_store
 
-__all__ = ["StartupWaitOpt", "open_store_waiting", "wait_for_kafka"]
+__all__ = ["StartupWaitOpt", "open_settings_store", "open_store_waiting", "wait_for_kafka"]
 
 log = logging.getLogger(__name__)
 
@@ -151,3 +152,13 @@ def open_store_waiting(
     # A chdb path is opened once: after a failed open, chdb cannot be trusted to open again in the
     # same process, so a held path fails at once (the supervisor restarts the worker).
     return _retry(attempt, 0 if url.lower().startswith("chdb:") else wait_s)
+
+
+def open_settings_store(settings: Settings, wait_s: float) -> ClickHouseTraceStore:
+    """`open_store_waiting` for the store `settings` name (URL, retention, password setting)."""
+    return open_store_waiting(
+        settings.store_url,
+        retention_days=settings.store.retention_days,
+        wait_s=wait_s,
+        password=settings.store.secret_password(),
+    )
