@@ -17,7 +17,7 @@ from rich.table import Table
 from datatracing.pipeline.bench._machine import machine_fingerprint
 from datatracing.pipeline.errors import ConfigError
 
-SUITES = ("e2e", "sampler", "store", "query", "sdk")
+SUITES = ("e2e", "sink", "sampler", "store", "query", "sdk")
 
 
 def _suite(name: str, quick: bool, size: int | None, duration: float | None) -> dict[str, float]:
@@ -25,6 +25,10 @@ def _suite(name: str, quick: bool, size: int | None, duration: float | None) -> 
         from datatracing.pipeline.bench._e2e import run_e2e
 
         return run_e2e(quick, duration)
+    if name == "sink":
+        from datatracing.pipeline.bench._sink import run_sink_bench
+
+        return run_sink_bench(quick)
     if name == "sampler":
         from datatracing.pipeline.bench._sampler import run_sampler_bench
 

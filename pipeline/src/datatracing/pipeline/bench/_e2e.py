@@ -3,10 +3,11 @@
 The embedded stack (broker, sampler worker, store worker: the processes `datatracing up` runs,
 keep-all policy) takes load from an independent producer process (`_load`) in steps of rising rate
 (5k, 10k, 20k, ... spans/s, each `duration / steps` long). For each step the suite reports the rate
-the producer sent, the rate the store received, the lag of each stage at mid-step and at the end
-(`_observe`: counted from what was produced or forwarded, never from high watermarks), the latency
-from a probe trace's produce to its being queryable through `GET /v1/traces/{id}` (p50/p95/p99, about
-two probes a second), and CPU per span of each process.
+the producer sent, the rate the store received (the sink's committed messages), the lag of each
+stage at mid-step and at the end (`_observe`: counted from what was produced or forwarded, never from
+high watermarks), the latency from a probe trace's produce to its being queryable through
+`GET /v1/traces/{id}` (p50/p95/p99, about two probes a second, polled on a thread of their own), and
+CPU per span of each process.
 
 A step is sustained when, for both stages, the lag at its end is at most `LAG_BOUND_S` seconds of
 the step's rate beyond what the stage holds back by design (`STAGE_HOLD_S`: the sampler's wait after
@@ -115,10 +116,13 @@ class _Run:
         self.sampler_offsets = CommittedOffsets(bootstrap, SAMPLER_GROUP, topics.spans, topics.partitions)
         self.sink_offsets = CommittedOffsets(bootstrap, SINK_GROUP, topics.sampled, topics.partitions)
         self.probes = ProbeTracker(stack.query_url)
+        self.probes.start()
         self.rss: dict[str, list[tuple[float, int]]] = {name: [] for name in self.pids}
         self.started = time.monotonic()
         self._rss_at = 0.0
         self.sent = (0, 0)
+        #: Messages the sink committed (so stored) at the last `lags` call.
+        self.written = 0
 
     def add_pid(self, name: str, pid: int | None) -> None:
         if pid is not None:
@@ -128,7 +132,8 @@ class _Run:
     def lags(self, messages: int) -> tuple[int, int]:
         """(sampler, sink) lag in spans, given the messages produced so far."""
         sampler = messages - self.sampler_offsets.total()
-        sink = sampler_kept(self.stack.metrics_url) - self.sink_offsets.total()
+        self.written = self.sink_offsets.total()
+        sink = sampler_kept(self.stack.metrics_url) - self.written
         return round(max(0, sampler) * self.spm), round(max(0, sink) * self.spm)
 
     def _sample_rss(self) -> None:
@@ -151,12 +156,11 @@ class _Run:
     def step(self, index: int, rate: float, seconds: float) -> _Step:
         result = _Step(rate, seconds)
         cpu0 = {name: proc_cpu_s(pid) for name, pid in self.pids.items()}
-        stored0, sent0 = stored_spans(self.stack.query_url), self.sent[0]
+        written0, sent0 = self.sink_offsets.total(), self.sent[0]
         started = time.monotonic()
         self.load.run_step(index, rate, seconds)
         deadline = started + seconds + 120
         while time.monotonic() < deadline:
-            self.probes.poll()
             self._sample_rss()
             report = self._next_report(0.05)
             if report is None or report[0] != "mark":
@@ -170,14 +174,16 @@ class _Run:
             break
         result.elapsed_s = time.monotonic() - started
         result.sent_spans = self.sent[0] - sent0
-        result.delivered_spans = stored_spans(self.stack.query_url) - stored0
+        # The sink commits a message's offset once its spans are inserted: committed messages are
+        # stored ones (keep-all, one trace per message), without a count over the store.
+        result.delivered_spans = round((self.written - written0) * self.spm)
         result.cpu_s = {name: proc_cpu_s(pid) - cpu0[name] for name, pid in self.pids.items()}
         return result
 
     def warm_up(self, timeout_s: float = 180.0) -> None:
         """Low load until a probe is queryable: the consumer groups have joined and work."""
         deadline = time.monotonic() + timeout_s
-        while not self.probes.latencies_ms.get(-1):
+        while not self.probes.latencies(-1):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no probe trace queryable within {timeout_s:.0f}s of warm-up")
             self.step(-1, 200, 1.0)
@@ -188,10 +194,10 @@ class _Run:
         self.sent = self.load.stop()
         stored = stored_spans(self.stack.query_url)
         while stored < self.sent[0] and time.monotonic() - started < timeout_s:
-            self.probes.poll()
             time.sleep(0.5)
             stored = stored_spans(self.stack.query_url)
         waited = time.monotonic() - started
+        self.probes.stop()
         self.probes.poll(force=True)
         return stored, waited
 

@@ -12,6 +12,7 @@ messages produced, or the messages the sampler forwarded) minus the offsets its 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,7 +97,9 @@ class _Probe:
 class ProbeTracker:
     """Polls `GET /v1/traces/{id}` for each probe until all its spans are there; records the wait.
 
-    A probe is checked at most every `every_s`, so a latency is known to within `every_s`.
+    A probe is checked at most every `every_s`, so a latency is known to within `every_s` plus the
+    answer's own time. `start()` polls on a thread of its own, so slow answers of a busy store never
+    delay the measuring loop's other samples.
     """
 
     query_url: str
@@ -106,26 +109,60 @@ class ProbeTracker:
     pending: list[_Probe] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.client = httpx.Client(base_url=self.query_url, timeout=10)
+        self.client = httpx.Client(base_url=self.query_url, timeout=30)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def add(self, step: int, trace_id: str, produced_at: float, spans: int) -> None:
-        self.pending.append(_Probe(step, trace_id, produced_at, spans))
+        with self._lock:
+            self.pending.append(_Probe(step, trace_id, produced_at, spans))
+
+    def latencies(self, step: int) -> list[float]:
+        with self._lock:
+            return list(self.latencies_ms.get(step, []))
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="datatracing-bench-probes", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s / 4):
+            try:
+                self.poll()
+            except httpx.HTTPError:
+                continue  # a timeout under load: the probe is checked again
 
     def poll(self, *, force: bool = False) -> None:
         """Check every pending probe whose last check is `every_s` old (`force`: every one)."""
-        still: list[_Probe] = []
-        for probe in self.pending:
+        with self._lock:
+            pending, self.pending = self.pending, []
+        try:
+            self._check(pending, force)
+        finally:
+            with self._lock:
+                self.pending = pending + self.pending
+
+    def _check(self, pending: list[_Probe], force: bool) -> None:
+        """Remove the probes found queryable from `pending` (in place), recording their latency."""
+        for probe in list(pending):
             now = time.time()
             if not force and now - probe.checked_at < self.every_s:
-                still.append(probe)
                 continue
             probe.checked_at = now
             response = self.client.get(f"/v1/traces/{probe.trace_id}")
             if response.status_code == 200 and len(response.json()["data"]["spans"]) >= probe.spans:
-                self.latencies_ms.setdefault(probe.step, []).append((time.time() - probe.produced_at) * 1000)
-            else:
-                still.append(probe)
-        self.pending = still
+                pending.remove(probe)
+                latency_ms = (time.time() - probe.produced_at) * 1000
+                with self._lock:
+                    self.latencies_ms.setdefault(probe.step, []).append(latency_ms)
+
+    def stop(self) -> None:
+        """Stop the polling thread (`poll` still works)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(60)
 
     def close(self) -> None:
+        self.stop()
         self.client.close()

@@ -255,7 +255,7 @@ def demo(
 
 @app.command()
 def bench(
-    suite: Annotated[str, typer.Argument(help="e2e | sampler | store | query | sdk")],
+    suite: Annotated[str, typer.Argument(help="e2e | sink | sampler | store | query | sdk")],
     quick: Annotated[bool, typer.Option(help="Smaller run for a quick look.")] = False,
     json_out: Annotated[
         bool, typer.Option("--json", help="Also print one JSON object on the last line.")
