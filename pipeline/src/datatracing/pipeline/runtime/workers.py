@@ -12,16 +12,23 @@ query service and the store, which only a worker process needs.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 import faust
 from faust.contrib.asgi import serve_asgi
+from mode import Service
 
-from datatracing.pipeline.broker import ensure_pipeline_topics, kafka_producer, make_faust_app, raw_topic
+from datatracing.pipeline.broker import (
+    consumer_config,
+    ensure_pipeline_topics,
+    kafka_producer,
+    make_faust_app,
+)
 from datatracing.pipeline.config import Settings
 from datatracing.pipeline.query import create_app
-from datatracing.pipeline.sink import SinkWriter, install_sink_agent, sink_metrics_app
+from datatracing.pipeline.sink import SinkConsumerLoop, SinkWriter, sink_metrics_app
 from datatracing.pipeline.store import TraceStore, open_store
 
 log = logging.getLogger(__name__)
@@ -35,10 +42,16 @@ def _run(app: faust.App, settings: Settings) -> None:
 
 
 def build_store_app(settings: Settings, store: TraceStore, *, with_query: bool) -> tuple[faust.App, Any]:
-    """The store worker's Faust app: the sink agent, and when `with_query` the query API with the
-    sink's metrics at `/metrics`. A sink without the query API serves no HTTP (its counters are in
-    its log lines): the sampler's metrics port is taken on a machine running both."""
+    """The store worker's Faust app: the sink, and when `with_query` the query API with the sink's
+    metrics at `/metrics`. A sink without the query API serves no HTTP (its counters are in its log
+    lines): the sampler's metrics port is taken on a machine running both.
+
+    The app is producer-only: Faust hosts the worker (lifecycle, signals, the web server), while
+    `SinkConsumerLoop` consumes `sampled-spans` in batches on a thread of its own (see `sink._loop`
+    for why not an agent's stream), in the consumer group `SINK_APP_ID`.
+    """
     app = make_faust_app(settings, SINK_APP_ID, web_port=settings.query.port, web_enabled=with_query)
+    app.producer_only = True
     producer = kafka_producer(settings.kafka)
     writer = SinkWriter(
         store,
@@ -47,7 +60,29 @@ def build_store_app(settings: Settings, store: TraceStore, *, with_query: bool) 
         settings.sink,
         max_message_bytes=settings.kafka.max_message_bytes,
     )
-    install_sink_agent(app, raw_topic(app, settings.topics.sampled), writer, settings.sink)
+    config = consumer_config(
+        settings.kafka.bootstrap_servers,
+        SINK_APP_ID,
+        settings.kafka.session_timeout_ms,
+        settings.kafka.consumer,
+        max_message_bytes=settings.kafka.max_message_bytes,
+    )
+
+    def crashed(exc: BaseException) -> None:
+        # Called on the loop's thread: stop the whole worker (non-zero exit) rather than idle.
+        asyncio.run_coroutine_threadsafe(app.crash(exc), app.loop)
+
+    loop = SinkConsumerLoop(writer, settings.topics.sampled, config, settings.sink, on_crash=crashed)
+
+    class SinkLoopService(Service):
+        async def on_start(self) -> None:
+            loop.start()
+
+        async def on_stop(self) -> None:
+            # Finish the batch (written and committed) and leave the group.
+            await asyncio.to_thread(loop.stop)
+
+    app.service(SinkLoopService)
     if with_query:
         query_app = create_app(store, max_limit=settings.query.max_limit)
         query_app.add_route("/metrics", sink_metrics_app(writer.stats), include_in_schema=False)

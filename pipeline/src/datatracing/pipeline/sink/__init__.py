@@ -10,12 +10,14 @@ from datatracing.pipeline.sink._agent import (
     install_sink_agent,
 )
 from datatracing.pipeline.sink._faults import FaultCounters, FaultInjectingStore
+from datatracing.pipeline.sink._loop import SinkConsumerLoop
 from datatracing.pipeline.sink._metrics import SinkCollector, sink_metrics_app
 
 __all__ = [
     "FaultCounters",
     "FaultInjectingStore",
     "SinkCollector",
+    "SinkConsumerLoop",
     "SinkMessage",
     "SinkStats",
     "SinkWriter",
