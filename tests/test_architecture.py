@@ -141,10 +141,7 @@ ALLOWED: dict[str, set[str]] = {
         "datatracing.pipeline.query",
     },
     # Benchmarks drive every stage, as the CLI does.
-    "datatracing.pipeline.bench": _SDK
-    | _BOTTOM
-    | (_STAGES - {"datatracing.pipeline.sink"})
-    | {"datatracing.pipeline.runtime"},
+    "datatracing.pipeline.bench": _SDK | _BOTTOM | _STAGES | {"datatracing.pipeline.runtime"},
     "datatracing.pipeline.cli": _SDK
     | _BOTTOM
     | _STAGES

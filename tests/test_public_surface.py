@@ -126,8 +126,8 @@ PIPELINE_SURFACE: dict[str, str] = {
         "default_policy hash_keeps load_policy load_policy_file needs_of policy_version trace_hash"
     ),
     "datatracing.pipeline.sink": (
-        "DurationHistogram FaultCounters FaultInjectingStore SinkCollector SinkMessage SinkStats SinkWriter "
-        "batch_token install_sink_agent sink_metrics_app sink_metrics_text"
+        "DurationHistogram FaultCounters FaultInjectingStore SinkCollector SinkConsumerLoop SinkMessage "
+        "SinkStats SinkWriter batch_token install_sink_agent sink_metrics_app sink_metrics_text"
     ),
     "datatracing.pipeline.store": (
         "ClickHouseTraceStore DependencyEdge MigrationStatus Operation SampledTrace SpanBatch SqlColumn "

@@ -19,14 +19,18 @@ from datatracing.pipeline.errors import ConfigError
 
 __all__ = ["SUITES", "run_suite"]
 
-SUITES = ("e2e", "sampler", "store", "query", "sdk")
+SUITES = ("e2e", "sink", "sampler", "store", "query", "sdk")
 
 
-def _suite(name: str, quick: bool, size: int | None) -> dict[str, float]:
+def _suite(name: str, quick: bool, size: int | None, duration: float | None) -> dict[str, float]:
     if name == "e2e":
         from datatracing.pipeline.bench._e2e import run_e2e
 
-        return run_e2e(quick)
+        return run_e2e(quick, duration)
+    if name == "sink":
+        from datatracing.pipeline.bench._sink import run_sink_bench
+
+        return run_sink_bench(quick)
     if name == "sampler":
         from datatracing.pipeline.bench._sampler import run_sampler_bench
 
@@ -54,12 +58,16 @@ def run_suite(
     quick: bool = False,
     json_out: bool = False,
     size: int | None = None,
+    duration: float | None = None,
     echo: Callable[[str], None] = print,
 ) -> dict[str, float]:
-    """Run one suite, print a table (and a JSON line), return the figures."""
+    """Run one suite, print a table (and a JSON line), return the figures.
+
+    `duration` (seconds) applies to `e2e` only: the length of its load steps together.
+    """
     if name not in SUITES:
         raise ConfigError(f"suite: expected one of {', '.join(SUITES)}, got {name!r}")
-    figures = _suite(name, quick, size)
+    figures = _suite(name, quick, size, duration)
     machine = machine_fingerprint()
     table = Table(title=f"datatracing bench {name}{' (quick)' if quick else ''}")
     table.add_column("figure")

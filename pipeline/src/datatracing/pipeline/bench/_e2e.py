@@ -1,42 +1,280 @@
-"""Suite `e2e`: spans/s through the whole path beside the raw broker copy rate, in the same run.
+"""Suite `e2e`: what one machine sustains end to end, under offered load in steps.
 
-Both sides read the same OTLP messages from the same embedded broker:
-- raw copy: one confluent-kafka consumer + producer moving every message to another topic, no logic;
-- pipeline: sampler worker + store worker (the real processes `datatracing up` runs, keep-all
-  policy), from the first produced message until every span is stored (counted by the query API).
+The embedded stack (broker, sampler worker, store worker: the processes `datatracing up` runs,
+keep-all policy) takes load from an independent producer process (`_load`) in steps of rising rate
+(5k, 10k, 20k, ... spans/s, each `duration / steps` long). For each step the suite reports the rate
+the producer sent, the rate the store received (the sink's committed messages), the lag of each
+stage at mid-step and at the end (`_observe`: counted from what was produced or forwarded, never from
+high watermarks), the latency from a probe trace's produce to its being queryable through
+`GET /v1/traces/{id}` (p50/p95/p99, about two probes a second, polled on a thread of their own), and
+CPU per span of each process.
+
+A step is sustained when, for both stages, the lag at its end is at most `LAG_BOUND_S` seconds of
+the step's rate beyond what the stage holds back by design (`STAGE_HOLD_S`: the sampler's wait after
+the root, the sink's batch wait and commit interval) and grew by at most `GROWTH_BOUND_S` seconds of
+it since mid-step, and the producer kept up. Stepping stops at the first step that is not
+sustained; `max_sustained_spans_per_s` is the highest sustained step.
+
+A run of `SOAK_FROM_S` or more is a soak: after the steps it holds the highest sustained rate for the
+time left. Every run samples the processes' RSS every `RSS_EVERY_S` and reports it at the start, at
+minute 5 (when reached), at the end and at its peak. Then the suite waits until the store
+holds every sent span, and measures the raw copy rate (consume + produce, no logic) on the same
+broker, over messages of the run.
 """
 
 from __future__ import annotations
 
+import queue
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import httpx
-
-from datatracing.pipeline.bench._kafka import bench_topics, produce_all, raw_copy_rate
-from datatracing.pipeline.bench._traffic import synthetic_traces
+from datatracing.pipeline.bench._kafka import bench_topics, raw_copy_rate
+from datatracing.pipeline.bench._load import LoadProcess
+from datatracing.pipeline.bench._observe import (
+    CommittedOffsets,
+    ProbeTracker,
+    proc_cpu_s,
+    proc_rss_bytes,
+    sampler_kept,
+    stored_spans,
+)
+from datatracing.pipeline.bench._store import percentile
 from datatracing.pipeline.broker import EmbeddedBroker, free_port
 from datatracing.pipeline.config import KafkaSettings, QuerySettings, Settings, WorkerSettings
 from datatracing.pipeline.runtime import Stack
 from datatracing.pipeline.sampler import SamplerSettings
-from datatracing.wire import encode_spans, trace_key
+
+__all__ = ["E2EPlan", "run_e2e"]
+
+RATES = (5_000, 10_000, 20_000, 40_000, 80_000, 160_000)
+QUICK_RATES = (1_000, 2_000, 4_000)
+LAG_BOUND_S = 2.0
+#: What each stage holds back by design before committing, in seconds of traffic: the sampler its
+#: decision wait, the sink its batch wait and Faust's commit interval (set in `run_e2e`/defaults).
+STAGE_HOLD_S = (1.0, 1.5)
+GROWTH_BOUND_S = 0.5
+SOAK_FROM_S = 600.0
+RSS_EVERY_S = 10.0
+WAIT_AFTER_ROOT_S = 1.0
+#: The sampler and sink consumer groups (the workers' Faust app ids).
+SAMPLER_GROUP = "datatracing-sampler"
+SINK_GROUP = "datatracing-sink"
+#: Messages of the run the raw copy moves (enough for a steady rate, few enough to stay short).
+RAW_COPY_MESSAGES = 20_000
 
 
-def _messages(traces: int) -> tuple[list[tuple[bytes, bytes]], int]:
-    generated = synthetic_traces(traces, seed=11)
-    messages = [(trace_key(t[0].trace_id), encode_spans(t)) for t in generated]
-    return messages, sum(len(t) for t in generated)
+@dataclass(frozen=True)
+class E2EPlan:
+    rates: tuple[int, ...]
+    step_s: float
+    duration_s: float
+
+    @staticmethod
+    def make(quick: bool, duration_s: float | None) -> E2EPlan:
+        rates = QUICK_RATES if quick else RATES
+        duration = duration_s if duration_s is not None else (9.0 if quick else 60.0)
+        return E2EPlan(rates, duration / len(rates), duration)
+
+    @property
+    def soak(self) -> bool:
+        return self.duration_s >= SOAK_FROM_S
 
 
-def _stored(query_url: str) -> int:
-    count: int = httpx.get(f"{query_url}/v1/stats", timeout=10).json()["data"]["spans"]
-    return count
+@dataclass
+class _Step:
+    rate: float
+    seconds: float
+    sent_spans: int = 0
+    #: Seconds the producer took for the step, and the measuring side from first to last sample.
+    sent_s: float = 0.0
+    delivered_spans: int = 0
+    elapsed_s: float = 0.0
+    lag_mid: tuple[int, int] = (0, 0)
+    lag_end: tuple[int, int] = (0, 0)
+    cpu_s: dict[str, float] = field(default_factory=dict)
+
+    def sustained(self) -> bool:
+        keeps_up = self.sent_spans >= 0.95 * self.rate * self.seconds
+        growth = GROWTH_BOUND_S * self.rate
+        lags_ok = all(
+            end <= (LAG_BOUND_S + hold) * self.rate and end - mid <= growth
+            for mid, end, hold in zip(self.lag_mid, self.lag_end, STAGE_HOLD_S, strict=True)
+        )
+        return keeps_up and lags_ok
 
 
-def run_e2e(quick: bool) -> dict[str, float]:
-    traces = 400 if quick else 4000
-    messages, spans = _messages(traces)
+class _Run:
+    """The measuring side of one run: drives the load process and samples the stack."""
+
+    def __init__(self, stack: Stack, load: LoadProcess, topics: Any, spans_per_message: float) -> None:
+        bootstrap = stack.settings.kafka.bootstrap_servers
+        self.stack, self.load, self.spm = stack, load, spans_per_message
+        self.pids = {name: proc.pid for name, proc in stack.workers.items()}
+        self.sampler_offsets = CommittedOffsets(bootstrap, SAMPLER_GROUP, topics.spans, topics.partitions)
+        self.sink_offsets = CommittedOffsets(bootstrap, SINK_GROUP, topics.sampled, topics.partitions)
+        self.probes = ProbeTracker(stack.query_url)
+        self.probes.start()
+        self.rss: dict[str, list[tuple[float, int]]] = {name: [] for name in self.pids}
+        self.started = time.monotonic()
+        self._rss_at = 0.0
+        self.sent = (0, 0)
+        #: Messages the sink committed (so stored) at the last `lags` call.
+        self.written = 0
+
+    def add_pid(self, name: str, pid: int | None) -> None:
+        if pid is not None:
+            self.pids[name] = pid
+            self.rss[name] = []
+
+    def lags(self, messages: int) -> tuple[int, int]:
+        """(sampler, sink) lag in spans, given the messages produced so far."""
+        sampler = messages - self.sampler_offsets.total()
+        self.written = self.sink_offsets.total()
+        sink = sampler_kept(self.stack.metrics_url) - self.written
+        return round(max(0, sampler) * self.spm), round(max(0, sink) * self.spm)
+
+    def _sample_rss(self) -> None:
+        now = time.monotonic()
+        if now - self._rss_at >= RSS_EVERY_S:
+            self._rss_at = now
+            for name, pid in self.pids.items():
+                self.rss[name].append((now - self.started, proc_rss_bytes(pid)))
+
+    def _next_report(self, timeout_s: float) -> tuple[Any, ...] | None:
+        try:
+            report: tuple[Any, ...] = self.load.reports.get(timeout=timeout_s)
+        except queue.Empty:
+            return None
+        if report[0] == "probe":
+            self.probes.add(*report[1:])
+            return None
+        return report
+
+    def step(self, index: int, rate: float, seconds: float) -> _Step:
+        result = _Step(rate, seconds)
+        cpu0 = {name: proc_cpu_s(pid) for name, pid in self.pids.items()}
+        written0, sent0 = self.sink_offsets.total(), self.sent[0]
+        started = time.monotonic()
+        self.load.run_step(index, rate, seconds)
+        deadline = started + seconds + 120
+        while time.monotonic() < deadline:
+            self._sample_rss()
+            report = self._next_report(0.05)
+            if report is None or report[0] != "mark":
+                continue
+            _, _, where, spans, messages, took_s = report
+            if where == "mid":
+                result.lag_mid = self.lags(messages)
+                continue
+            result.lag_end = self.lags(messages)
+            self.sent, result.sent_s = (spans, messages), took_s
+            break
+        result.elapsed_s = time.monotonic() - started
+        result.sent_spans = self.sent[0] - sent0
+        # The sink commits a message's offset once its spans are inserted: committed messages are
+        # stored ones (keep-all, one trace per message), without a count over the store.
+        result.delivered_spans = round((self.written - written0) * self.spm)
+        result.cpu_s = {name: proc_cpu_s(pid) - cpu0[name] for name, pid in self.pids.items()}
+        return result
+
+    def warm_up(self, timeout_s: float = 180.0) -> None:
+        """Low load until a probe is queryable: the consumer groups have joined and work."""
+        deadline = time.monotonic() + timeout_s
+        while not self.probes.latencies(-1):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no probe trace queryable within {timeout_s:.0f}s of warm-up")
+            self.step(-1, 200, 1.0)
+
+    def drain(self, timeout_s: float) -> tuple[int, float]:
+        """Wait until the store holds every sent span (or the deadline); (stored, seconds waited)."""
+        started = time.monotonic()
+        self.sent = self.load.stop()
+        stored = stored_spans(self.stack.query_url)
+        while stored < self.sent[0] and time.monotonic() - started < timeout_s:
+            time.sleep(0.5)
+            stored = stored_spans(self.stack.query_url)
+        waited = time.monotonic() - started
+        self.probes.stop()
+        self.probes.poll(force=True)
+        return stored, waited
+
+    def close(self) -> None:
+        self.sampler_offsets.close()
+        self.sink_offsets.close()
+        self.probes.close()
+
+
+def _step_figures(index: int, step: _Step, latencies: list[float]) -> dict[str, float]:
+    prefix = f"step{index}_"
+    elapsed = max(step.elapsed_s, 1e-9)
+    figures = {
+        "offered_spans_per_s": float(step.rate),
+        "sent_spans_per_s": round(step.sent_spans / max(step.sent_s, 1e-9), 1),
+        "delivered_spans_per_s": round(step.delivered_spans / elapsed, 1),
+        "sampler_lag_spans": float(step.lag_end[0]),
+        "sink_lag_spans": float(step.lag_end[1]),
+        "latency_p50_ms": round(percentile(latencies, 50), 1) if latencies else 0.0,
+        "latency_p95_ms": round(percentile(latencies, 95), 1) if latencies else 0.0,
+        "latency_p99_ms": round(percentile(latencies, 99), 1) if latencies else 0.0,
+        "sustained": 1.0 if step.sustained() else 0.0,
+    }
+    return {prefix + key: value for key, value in figures.items()}
+
+
+def _rss_figures(rss: dict[str, list[tuple[float, int]]]) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    for name, samples in rss.items():
+        if not samples:
+            continue
+        mb = [(t, b / 2**20) for t, b in samples]
+        figures[f"{name}_rss_mb_start"] = round(mb[0][1], 1)
+        figures[f"{name}_rss_mb_end"] = round(mb[-1][1], 1)
+        figures[f"{name}_rss_mb_peak"] = round(max(v for _, v in mb), 1)
+        at5 = [v for t, v in mb if t >= 300]
+        if at5:
+            figures[f"{name}_rss_mb_min5"] = round(at5[0], 1)
+    return figures
+
+
+def _run_steps(run: _Run, plan: E2EPlan) -> tuple[list[_Step], int]:
+    """Run the steps (and the soak's hold); the steps run and the highest sustained step's index."""
+    steps: list[_Step] = []
+    best = -1
+    for index, rate in enumerate(plan.rates):
+        step = run.step(index, rate, plan.step_s)
+        steps.append(step)
+        if not step.sustained():
+            break
+        best = index
+    left = plan.duration_s - sum(s.seconds for s in steps)
+    if plan.soak and best >= 0 and left > 0:
+        steps.append(run.step(len(steps), plan.rates[best], left))
+    return steps, best
+
+
+def _figures(steps: list[_Step], best: int, latencies: dict[int, list[float]]) -> dict[str, float]:
+    """Per-step figures, then the highest sustained step's (latency, CPU per span by process)."""
+    figures: dict[str, float] = {}
+    for index, step in enumerate(steps):
+        figures.update(_step_figures(index, step, latencies.get(index, [])))
+    if best < 0:
+        figures["max_sustained_spans_per_s"] = 0.0
+        return figures
+    step = steps[best]
+    at_best = latencies.get(best, [])
+    figures["max_sustained_spans_per_s"] = float(step.rate)
+    for q in (50, 95, 99):
+        figures[f"latency_p{q}_ms"] = round(percentile(at_best, q), 1) if at_best else 0.0
+    for name, cpu in step.cpu_s.items():
+        figures[f"{name}_cpu_us_per_span"] = round(cpu * 1e6 / max(step.sent_spans, 1), 2)
+    return figures
+
+
+def run_e2e(quick: bool, duration_s: float | None = None) -> dict[str, float]:
+    plan = E2EPlan.make(quick, duration_s)
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as tmp:
         topics = bench_topics(broker.bootstrap_servers)
         settings = Settings(
@@ -44,28 +282,43 @@ def run_e2e(quick: bool) -> dict[str, float]:
             kafka=KafkaSettings(bootstrap_servers=broker.bootstrap_servers),
             topics=topics,
             query=QuerySettings(port=free_port()),
-            worker=WorkerSettings(web_port=free_port()),
-            sampler=SamplerSettings(decision_wait=1.0, wait_after_root=0.5),
+            worker=WorkerSettings(web_port=free_port(), log_level="warning"),
+            sampler=SamplerSettings(decision_wait=2 * WAIT_AFTER_ROOT_S, wait_after_root=WAIT_AFTER_ROOT_S),
         )
         stack = Stack(settings, broker_port=None)
+        load = LoadProcess(broker.bootstrap_servers, topics.spans)
         stack.start()
         try:
-            started = time.perf_counter()
-            produce_all(broker.bootstrap_servers, topics.spans, messages)
-            deadline = time.monotonic() + 600
-            while _stored(stack.query_url) < spans and time.monotonic() < deadline:
-                time.sleep(0.2)
-            stored = _stored(stack.query_url)
-            elapsed = time.perf_counter() - started
+            spans_per_message = load.start()
+            run = _Run(stack, load, topics, spans_per_message)
+            run.add_pid("broker", broker.pid)
+            try:
+                run.warm_up()
+                steps, best = _run_steps(run, plan)
+                stored, drain_s = run.drain(timeout_s=300.0)
+                figures = _figures(steps, best, run.probes.latencies_ms)
+                figures.update(_rss_figures(run.rss))
+                sent_spans, sent_messages = run.sent
+            finally:
+                run.close()
         finally:
+            if load.process.is_alive():
+                load.stop()
             stack.stop()
-        raw = raw_copy_rate(broker.bootstrap_servers, topics.spans, topics.partitions, len(messages), spans)
-    pipeline_rate = stored / elapsed
+        count = min(sent_messages, RAW_COPY_MESSAGES)
+        raw = raw_copy_rate(
+            broker.bootstrap_servers, topics.spans, topics.partitions, count, round(count * spans_per_message)
+        )
+    sustained = figures["max_sustained_spans_per_s"]
     return {
-        "traces": float(traces),
-        "spans": float(spans),
+        "duration_s": plan.duration_s,
+        "step_s": round(plan.step_s, 1),
+        "wait_after_root_s": WAIT_AFTER_ROOT_S,
+        "spans_per_message": round(spans_per_message, 2),
+        "sent_spans": float(sent_spans),
         "stored_spans": float(stored),
-        "spans_per_s": round(pipeline_rate, 1),
+        "drain_s": round(drain_s, 1),
+        **figures,
         "raw_copy_spans_per_s": round(raw, 1),
-        "ratio": round(pipeline_rate / raw, 3) if raw else 0.0,
+        "ratio": round(sustained / raw, 3) if raw else 0.0,
     }

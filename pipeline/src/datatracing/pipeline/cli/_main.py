@@ -104,18 +104,19 @@ def demo(
 
 @app.command()
 def bench(
-    suite: Annotated[str, typer.Argument(help="e2e | sampler | store | query | sdk")],
+    suite: Annotated[str, typer.Argument(help="e2e | sink | sampler | store | query | sdk")],
     quick: Annotated[bool, typer.Option(help="Smaller run for a quick look.")] = False,
     json_out: Annotated[
         bool, typer.Option("--json", help="Also print one JSON object on the last line.")
     ] = False,
     size: Annotated[int | None, typer.Option(min=1, help="Suite size (spans), where it applies.")] = None,
+    duration: Annotated[float | None, typer.Option(min=1, help="e2e: seconds of load (default 60).")] = None,
 ) -> None:
     """Run a benchmark suite and print its figures."""
     from datatracing.pipeline.bench import run_suite
 
     try:
-        run_suite(suite, quick=quick, json_out=json_out, size=size)
+        run_suite(suite, quick=quick, json_out=json_out, size=size, duration=duration)
     except UsageError as exc:
         fail(str(exc))
 

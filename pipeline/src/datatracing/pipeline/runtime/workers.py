@@ -16,20 +16,26 @@ query service and the store, which only a worker process needs.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import faust
 from faust.contrib.asgi import serve_asgi
+from mode import Service
 from prometheus_client import CollectorRegistry
 
-from datatracing.pipeline.broker import ensure_pipeline_topics, kafka_producer, make_faust_app, raw_topic
+from datatracing.pipeline.broker import (
+    ensure_pipeline_topics,
+    kafka_consumer_config,
+    kafka_producer,
+    make_faust_app,
+)
 from datatracing.pipeline.config import Settings
 from datatracing.pipeline.http_auth import Authenticator
 from datatracing.pipeline.http_health import ReadinessProbe, metadata_check, worker_http_app
 from datatracing.pipeline.query import create_app
-from datatracing.pipeline.sink import SinkCollector, SinkWriter, install_sink_agent, sink_metrics_text
+from datatracing.pipeline.sink import SinkCollector, SinkConsumerLoop, SinkWriter, sink_metrics_text
 from datatracing.pipeline.store import TraceStore, open_store
 
 log = logging.getLogger(__name__)
@@ -42,50 +48,19 @@ def _run(app: faust.App, settings: Settings) -> None:
     worker.execute_from_commandline()
 
 
-def consumer_lag(app: faust.App, topic: str) -> Callable[[], dict[int, int]]:
-    """Records behind by partition of `topic`: the consumer's high watermark minus its committed
-    offset, for the partitions assigned to this worker.
-
-    The high watermark is the broker's: on the embedded tansu broker, which reports the base offset of
-    the last record batch + 1, the lag reads low after multi-record batches (real Kafka is exact)."""
-
-    def read() -> dict[int, int]:
-        consumer = app.consumer
-        try:
-            assigned = [tp for tp in consumer.assignment() if tp.topic == topic]
-        except Exception:  # not started or rebalancing: nothing assigned to report yet
-            return {}
-        # Faust keeps the offset it last committed (the next one to read) per partition.
-        committed = getattr(consumer, "_committed_offset", {})
-        out: dict[int, int] = {}
-        for tp in assigned:
-            high = consumer.highwater(tp)
-            if high is None:
-                continue
-            done = committed.get(tp) or 0
-            out[tp.partition] = max(0, int(high) - int(done))
-        return out
-
-    return read
-
-
-def consumer_paused(app: faust.App, topic: str) -> Callable[[], bool]:
-    """Whether the consumer has paused fetching a partition of `topic` (flow control, rebalance)."""
-
-    def read() -> bool:
-        paused = getattr(app.consumer, "_paused_partitions", ())
-        return any(tp.topic == topic for tp in paused)
-
-    return read
-
-
 def build_store_app(settings: Settings, store: TraceStore, *, with_query: bool) -> tuple[faust.App, Any]:
-    """The store worker's Faust app: the sink agent, and an HTTP server. With `with_query`, the
-    query API (API keys per `settings.auth`) with the sink's metrics joining its `/metrics`; without,
-    the sink's own `/metrics`, `/healthz`, `/readyz` on `worker.host`:`worker.web_port + 1`.
-    `/readyz` checks the broker and the store either way."""
+    """The store worker's Faust app: the sink, and an HTTP server. With `with_query`, the query API
+    (API keys per `settings.auth`) with the sink's metrics joining its `/metrics`; without, the
+    sink's own `/metrics`, `/healthz`, `/readyz` on `worker.host`:`worker.web_port + 1`. `/readyz`
+    checks the broker and the store either way.
+
+    The app is producer-only: Faust hosts the worker (lifecycle, signals, the web server), while
+    `SinkConsumerLoop` consumes `sampled-spans` in batches on a thread of its own (see `sink._loop`
+    for why not an agent's stream), in the consumer group `SINK_APP_ID`.
+    """
     web_port = settings.query.port if with_query else settings.worker.web_port + 1
     app = make_faust_app(settings, SINK_APP_ID, web_port=web_port)
+    app.producer_only = True
     producer = kafka_producer(settings.kafka)
     writer = SinkWriter(
         store,
@@ -94,9 +69,24 @@ def build_store_app(settings: Settings, store: TraceStore, *, with_query: bool) 
         settings.sink,
         max_message_bytes=settings.kafka.max_message_bytes,
     )
-    topic = settings.topics.sampled
-    install_sink_agent(app, raw_topic(app, topic), writer, settings.sink)
-    collector = SinkCollector(writer.stats, lag=consumer_lag(app, topic), paused=consumer_paused(app, topic))
+    config = kafka_consumer_config(settings.kafka, SINK_APP_ID)
+
+    def crashed(exc: BaseException) -> None:
+        # Called on the loop's thread: stop the whole worker (non-zero exit) rather than idle.
+        asyncio.run_coroutine_threadsafe(app.crash(exc), app.loop)
+
+    loop = SinkConsumerLoop(writer, settings.topics.sampled, config, settings.sink, on_crash=crashed)
+
+    class SinkLoopService(Service):
+        async def on_start(self) -> None:
+            loop.start()
+
+        async def on_stop(self) -> None:
+            # Finish the batch (written and committed) and leave the group.
+            await asyncio.to_thread(loop.stop)
+
+    app.service(SinkLoopService)
+    collector = SinkCollector(writer.stats, lag=loop.lag)
     checks = {"broker": metadata_check(producer), "store": store.count_spans}
     if with_query:
         registry = CollectorRegistry(auto_describe=False)

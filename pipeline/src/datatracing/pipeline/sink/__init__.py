@@ -10,6 +10,7 @@ from datatracing.pipeline.sink._agent import (
     install_sink_agent,
 )
 from datatracing.pipeline.sink._faults import FaultCounters, FaultInjectingStore
+from datatracing.pipeline.sink._loop import SinkConsumerLoop
 from datatracing.pipeline.sink._metrics import SinkCollector, sink_metrics_app, sink_metrics_text
 from datatracing.pipeline.sink._timing import DurationHistogram
 
@@ -18,6 +19,7 @@ __all__ = [
     "FaultCounters",
     "FaultInjectingStore",
     "SinkCollector",
+    "SinkConsumerLoop",
     "SinkMessage",
     "SinkStats",
     "SinkWriter",

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from datatracing.pipeline.bench._e2e import QUICK_RATES, run_e2e
+
+
+def test_run_e2e_quick_stores_every_sent_span_and_reports_each_step() -> None:
+    result = run_e2e(quick=True, duration_s=6.0)
+
+    assert result["sent_spans"] > 0
+    assert result["stored_spans"] == result["sent_spans"]
+    assert {"max_sustained_spans_per_s", "raw_copy_spans_per_s", "ratio", "wait_after_root_s"} <= set(result)
+    assert {"store_rss_mb_peak", "sampler_rss_mb_peak", "broker_rss_mb_peak"} <= set(result)
+    steps = [i for i in range(len(QUICK_RATES)) if f"step{i}_offered_spans_per_s" in result]
+    assert steps
+    assert steps == list(range(len(steps)))
+    for i in steps:
+        assert result[f"step{i}_offered_spans_per_s"] == QUICK_RATES[i]
+        for key in ("sent_spans_per_s", "delivered_spans_per_s", "sampler_lag_spans", "sink_lag_spans"):
+            assert result[f"step{i}_{key}"] >= 0
+        assert result[f"step{i}_latency_p95_ms"] > 0
+    if result["max_sustained_spans_per_s"] > 0:
+        assert result["latency_p95_ms"] > 0
+        assert {"store_cpu_us_per_span", "sampler_cpu_us_per_span", "broker_cpu_us_per_span"} <= set(result)
