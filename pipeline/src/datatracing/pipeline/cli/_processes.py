@@ -49,8 +49,7 @@ def query(config: ConfigOpt = None, startup_wait: StartupWaitOpt = _DEFAULT_WAIT
     """Run the query service alone (for a ClickHouse server; with chdb the store worker hosts it)."""
     import uvicorn
 
-    from datatracing.pipeline.http_auth import Authenticator
-    from datatracing.pipeline.query import create_app
+    from datatracing.pipeline.runtime.workers import build_query_app
 
     settings = settings_from(config)
     setup_logging(settings.worker.log_level)
@@ -59,9 +58,7 @@ def query(config: ConfigOpt = None, startup_wait: StartupWaitOpt = _DEFAULT_WAIT
     store = open_settings_store(settings, startup_wait)
     try:
         uvicorn.run(
-            create_app(
-                store, max_limit=settings.query.max_limit, auth=Authenticator.from_settings(settings.auth)
-            ),
+            build_query_app(settings, store),
             host=settings.query.host,
             port=settings.query.port,
             log_level=settings.worker.log_level,

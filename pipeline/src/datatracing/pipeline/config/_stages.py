@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from datatracing.pipeline.config._base import _MIB, DEFAULT_TENANT, _ns, _Section
 from datatracing.pipeline.errors import redact_url
@@ -48,6 +48,17 @@ class QuerySettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=16686, ge=0, le=65535)
     max_limit: int = Field(default=1000, ge=1)
+    #: `POST /v1/sql` (and `datatracing sql`): rows returned when the request names no `max_rows`,
+    #: the most a request may ask for, and the engine's time limit per statement.
+    sql_default_rows: int = Field(default=10_000, ge=1)
+    sql_max_rows: int = Field(default=100_000, ge=1)
+    sql_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _sql_rows_ordered(self) -> QuerySettings:
+        if self.sql_default_rows > self.sql_max_rows:
+            raise ValueError("sql_default_rows must not exceed sql_max_rows")
+        return self
 
 
 class WorkerSettings(_Section):

@@ -34,7 +34,7 @@ from datatracing.pipeline.query._graph_api import graph_router
 from datatracing.pipeline.query._jaeger_api import jaeger_router
 from datatracing.pipeline.query._metrics import RequestMetrics, RequestMetricsMiddleware
 from datatracing.pipeline.query._openapi import service_document
-from datatracing.pipeline.query._sql_api import sql_router
+from datatracing.pipeline.query._sql_api import DEFAULT_SQL_ROWS, MAX_SQL_ROWS, SQL_SECONDS, sql_router
 from datatracing.pipeline.query._tempo import tempo_router
 from datatracing.pipeline.query._ui import ui_router
 from datatracing.pipeline.query._v1 import v1_router
@@ -59,12 +59,15 @@ def create_app(
     auth: Authenticator | None = None,
     readiness: Mapping[str, Callable[[], object]] | None = None,
     registry: CollectorRegistry | None = None,
+    sql_default_rows: int = DEFAULT_SQL_ROWS,
+    sql_max_rows: int = MAX_SQL_ROWS,
+    sql_timeout_s: float = SQL_SECONDS,
 ) -> FastAPI:
     """Build the query service over `store` (blocking calls run in FastAPI's thread pool).
 
     `auth` turns API keys on; `readiness` names the checks of `/readyz` (by default the store's);
     `registry` is where the request metrics go and what `/metrics` serves (by default a new one, at
-    `app.state.metrics_registry`).
+    `app.state.metrics_registry`); `sql_*` are the limits of `POST /v1/sql`.
     """
     app = FastAPI(title="DataTracing query service", version="0.1.0")
     install_error_handlers(app)
@@ -94,7 +97,9 @@ def create_app(
 
     app.include_router(v1_router(store, max_limit=max_limit))
     app.include_router(graph_router(store))
-    app.include_router(sql_router(store))  # POST /v1/sql
+    app.include_router(  # POST /v1/sql
+        sql_router(store, default_rows=sql_default_rows, max_rows=sql_max_rows, max_seconds=sql_timeout_s)
+    )
     app.include_router(jaeger_router(store))  # /api/... and /api/v3/...
     app.include_router(tempo_router(store))  # /api/v2/traces/{id}
     app.include_router(ui_router())  # /, /search, /trace/{id}, /services, /static/...

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import faust
@@ -46,6 +47,28 @@ SINK_APP_ID = "datatracing-sink"
 def _run(app: faust.App, settings: Settings) -> None:
     worker = faust.Worker(app, loglevel=settings.worker.log_level.upper(), quiet=True)
     worker.execute_from_commandline()
+
+
+def build_query_app(
+    settings: Settings,
+    store: TraceStore,
+    *,
+    readiness: Mapping[str, Callable[[], object]] | None = None,
+    registry: CollectorRegistry | None = None,
+) -> Any:
+    """The query service over `store` as `settings` configure it (page limit, API keys, SQL limits):
+    what the store worker hosts and what `datatracing query` serves."""
+    query = settings.query
+    return create_app(
+        store,
+        max_limit=query.max_limit,
+        auth=Authenticator.from_settings(settings.auth),
+        readiness=readiness,
+        registry=registry,
+        sql_default_rows=query.sql_default_rows,
+        sql_max_rows=query.sql_max_rows,
+        sql_timeout_s=query.sql_timeout_s,
+    )
 
 
 def build_store_app(settings: Settings, store: TraceStore, *, with_query: bool) -> tuple[faust.App, Any]:
@@ -91,13 +114,7 @@ def build_store_app(settings: Settings, store: TraceStore, *, with_query: bool) 
     if with_query:
         registry = CollectorRegistry(auto_describe=False)
         registry.register(collector)
-        query_app = create_app(
-            store,
-            max_limit=settings.query.max_limit,
-            auth=Authenticator.from_settings(settings.auth),
-            readiness=checks,
-            registry=registry,
-        )
+        query_app = build_query_app(settings, store, readiness=checks, registry=registry)
         serve_asgi(app, query_app, host=settings.query.host, port=settings.query.port, log_level="warning")
     else:
         serve_asgi(
