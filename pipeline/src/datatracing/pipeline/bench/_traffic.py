@@ -179,15 +179,25 @@ def _attributes(
     }
 
 
+def _processes(rng: random.Random, shape: TrafficShape) -> tuple[dict[str, int], str]:
+    """The host of each service and the tenant tier: what the resources of one trace say."""
+    return {name: rng.randrange(4) for name, _ in shape.services}, rng.choice(("gold", "free"))
+
+
 def synthetic_trace(rng: random.Random, shape: TrafficShape, start_ns: int) -> list[Span]:
     """One trace starting at `start_ns`, its root first (or last with `shape.root_last`)."""
+    return _trace(rng, shape, start_ns, _processes(rng, shape))
+
+
+def _trace(
+    rng: random.Random, shape: TrafficShape, start_ns: int, processes: tuple[dict[str, int], str]
+) -> list[Span]:
+    hosts, tier = processes
     trace_id = _hex(rng, 16)
     n = _span_count(rng, shape)
     failing = rng.random() < shape.error_rate
     total_ns = max(n * 1000, int(rng.lognormvariate(0.0, 1.0) * shape.median_duration_ms * _MS))
     user = f"user-{rng.randrange(100_000)}"
-    tier = rng.choice(("gold", "free"))
-    hosts = {name: rng.randrange(4) for name, _ in shape.services}
     trace_service = rng.choice(shape.services) if shape.one_service_per_trace else shape.services[0]
     root_id = _hex(rng, 8)
     ids = [root_id]
@@ -296,9 +306,11 @@ def otlp_payloads(count: int, *, seed: int = 7, shape: TrafficShape | None = Non
     base = _base(shape)
     out: list[bytes] = []
     for i in range(count):
+        # A request is one batch of one exporter: the same hosts and tier for all its traces.
+        processes = _processes(rng, shape)
         spans: list[Span] = []
         for t in range(shape.traces_per_request):
             start = base + (i * shape.traces_per_request + t) * shape.trace_interval_ns
-            spans.extend(synthetic_trace(rng, shape, start))
+            spans.extend(_trace(rng, shape, start, processes))
         out.append(encode_spans(_grouped(spans)))
     return out
