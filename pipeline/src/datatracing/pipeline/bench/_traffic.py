@@ -28,6 +28,7 @@ __all__ = [
     "PIPELINE_SERVICES",
     "SERVICES",
     "SHOP_SERVICES",
+    "Catalog",
     "TraceMessage",
     "TrafficShape",
     "otlp_payloads",
@@ -214,7 +215,7 @@ def _trace(
         )
         failed = failing and (i == 0 or rng.random() < 0.3)
         status = 500 if failed else rng.choice((200, 200, 200, 200, 200, 200, 200, 201, 404))
-        name = operations[0] if i == 0 else rng.choice(operations)
+        name = rng.choice(operations)
         end = start_ns + offset + duration
         spans.append(
             Span(
