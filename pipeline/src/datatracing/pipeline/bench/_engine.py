@@ -9,19 +9,22 @@ kept), and measures the retained memory per buffered span with tracemalloc.
 from __future__ import annotations
 
 import gc
-import random
 import time
 import tracemalloc
 from typing import Any
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.trace.v1 import trace_pb2
-
+from datatracing.pipeline.bench._traffic import TrafficShape, trace_messages
 from datatracing.pipeline.config import SamplerSettings
 from datatracing.pipeline.sampler import PartitionEngine
 from datatracing.pipeline.sampler.policies import CompiledPolicy, load_policy
 
-__all__ = ["BENCH_POLICY", "bench_messages", "measure_buffer_bytes_per_span", "run_engine_bench"]
+__all__ = [
+    "BENCH_POLICY",
+    "ENGINE_SHAPE",
+    "bench_messages",
+    "measure_buffer_bytes_per_span",
+    "run_engine_bench",
+]
 
 #: Ten policies of every common kind, like a production file.
 BENCH_POLICY: dict[str, Any] = {
@@ -53,76 +56,45 @@ BENCH_POLICY: dict[str, Any] = {
     ],
 }
 
-_SERVICES = ("frontend", "checkout", "cart", "payments", "inventory", "search", "ads", "auth", "mail", "mq")
-_ROUTES = ("/api/cart", "/api/items/{id}", "/api/search", "/api/pay") * 500 + ("/admin/users",)
 _MS = 1_000_000
 
-
-def _trace_messages(rng: random.Random, start_ns: int) -> list[bytes]:
-    """One trace of 5-50 spans, encoded as 1-3 messages (chunks); the root span comes last."""
-    trace_id = rng.randbytes(16)
-    n = rng.randint(5, 50)
-    root_id = rng.randbytes(8)
-    duration = rng.randint(5, 1000) * _MS // (1 if rng.random() < 0.05 else 10)
-    spans = []
-    for i in range(n):
-        span = trace_pb2.Span(
-            trace_id=trace_id,
-            span_id=root_id if i == n - 1 else rng.randbytes(8),
-            parent_span_id=b"" if i == n - 1 else root_id,
-            name="GET /api" if i == n - 1 else rng.choice(("SELECT items", "HTTP GET", "cache.get")),
-            kind=trace_pb2.Span.SPAN_KIND_SERVER if i == n - 1 else trace_pb2.Span.SPAN_KIND_CLIENT,
-            start_time_unix_nano=start_ns + (0 if i == n - 1 else rng.randint(0, duration // 2)),
-            end_time_unix_nano=start_ns + duration - (0 if i == n - 1 else rng.randint(0, duration // 2)),
+#: Ten services, one per trace (one resource per message), traces of 5-50 spans with four HTTP
+#: attributes, cut into 1-3 messages with the root span last; a new trace every 0.5 ms.
+ENGINE_SHAPE = TrafficShape(
+    min_spans=5,
+    max_spans=50,
+    error_rate=0.03,
+    base_time_ns=0,
+    trace_interval_ns=_MS // 2,
+    median_duration_ms=50.0,
+    services=tuple(
+        (name, ("GET /api", "SELECT items", "HTTP GET", "cache.get"))
+        for name in (
+            "frontend",
+            "checkout",
+            "cart",
+            "payments",
+            "inventory",
+            "search",
+            "ads",
+            "auth",
+            "mail",
+            "mq",
         )
-        attrs = span.attributes
-        for key, value in (("http.method", "GET"), ("http.route", rng.choice(_ROUTES))):
-            kv = attrs.add()
-            kv.key, kv.value.string_value = key, value
-        kv = attrs.add()
-        kv.key, kv.value.int_value = (
-            "http.status_code",
-            200 if rng.random() < 0.9 else (404 if rng.random() < 0.99 else 503),
-        )
-        kv = attrs.add()
-        kv.key, kv.value.string_value = "net.peer.name", f"10.0.{rng.randint(0, 255)}.{rng.randint(0, 255)}"
-        if rng.random() < 0.001:
-            span.status.code = trace_pb2.Status.STATUS_CODE_ERROR
-        spans.append(span)
-    cuts = sorted(rng.sample(range(1, n), rng.randint(0, 2)))
-    messages = []
-    service = rng.choice(_SERVICES)
-    for lo, hi in zip([0, *cuts], [*cuts, n], strict=True):
-        request = ExportTraceServiceRequest()
-        rs = request.resource_spans.add()
-        for key, value in (("service.name", service), ("tenant.tier", rng.choice(("gold", "free")))):
-            kv = rs.resource.attributes.add()
-            kv.key, kv.value.string_value = key, value
-        ss = rs.scope_spans.add()
-        ss.scope.name = "bench"
-        ss.spans.extend(spans[lo:hi])
-        messages.append(request.SerializeToString())
-    return messages
+    ),
+    one_service_per_trace=True,
+    attributes="compact",
+    max_chunks=3,
+    chunk_spread_ns=100 * _MS,
+    root_last=True,
+)
 
 
 def bench_messages(traces: int, seed: int = 7) -> tuple[list[tuple[int, bytes]], int]:
-    """(virtual arrival time ns, payload) in arrival order, and the span count. A new trace starts
-    every 0.5 ms and its chunks arrive over 100 ms, so ~200 traces are open at once."""
-    rng = random.Random(seed)
-    arrivals: list[tuple[int, int, bytes]] = []
-    for t in range(traces):
-        start = t * _MS // 2
-        chunks = _trace_messages(rng, start)
-        for k, payload in enumerate(chunks):
-            arrivals.append((start + k * 100 * _MS // len(chunks), len(arrivals), payload))
-    arrivals.sort()
-    spans = sum(_count(p) for _, _, p in arrivals)
-    return [(at, payload) for at, _, payload in arrivals], spans
-
-
-def _count(payload: bytes) -> int:
-    request = ExportTraceServiceRequest.FromString(payload)
-    return sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
+    """(virtual arrival time ns, payload) in arrival order, and the span count, from `ENGINE_SHAPE`:
+    a new trace every 0.5 ms whose chunks arrive over 100 ms, so ~200 traces are open at once."""
+    messages = trace_messages(traces, seed=seed, shape=ENGINE_SHAPE)
+    return [(m.arrival_ns, m.payload) for m in messages], sum(m.spans for m in messages)
 
 
 def _settings() -> SamplerSettings:

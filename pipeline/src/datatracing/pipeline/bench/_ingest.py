@@ -15,53 +15,33 @@ import time
 import uuid
 from typing import Any
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.trace.v1 import trace_pb2
-
 from datatracing.errors import TransientError
 from datatracing.pipeline.bench._serve import serve_config_in_thread
+from datatracing.pipeline.bench._traffic import TrafficShape, otlp_payloads
 from datatracing.pipeline.config import IngestSettings
 
-__all__ = ["bench_payloads", "run_ingest_bench"]
+__all__ = ["INGEST_SHAPE", "bench_payloads", "run_ingest_bench"]
 
 _TRACES_PER_REQUEST = 4
 _SPANS_PER_TRACE = 5
 
 
-def bench_payloads(count: int, seed: int = 7) -> list[bytes]:
-    """`count` distinct OTLP protobuf requests of 4 traces x 5 spans, with typical attributes."""
-    import random
+#: One service ("checkout"), 4 traces x 5 spans per request with four HTTP attributes, like a batch
+#: exporter's request; a fixed time base, so the payloads are the same on every run.
+INGEST_SHAPE = TrafficShape(
+    min_spans=_SPANS_PER_TRACE,
+    max_spans=_SPANS_PER_TRACE,
+    error_rate=0.03,
+    base_time_ns=1_700_000_000_000_000_000,
+    services=(("checkout", ("GET /orders/{id}", "SELECT orders", "UPDATE orders", "cache.get")),),
+    attributes="compact",
+    traces_per_request=_TRACES_PER_REQUEST,
+)
 
-    rng = random.Random(seed)
-    out: list[bytes] = []
-    for _ in range(count):
-        request = ExportTraceServiceRequest()
-        rs = request.resource_spans.add()
-        for key, value in (("service.name", "checkout"), ("host.name", "node-1"), ("process.pid", "4242")):
-            kv = rs.resource.attributes.add()
-            kv.key, kv.value.string_value = key, value
-        ss = rs.scope_spans.add()
-        ss.scope.name, ss.scope.version = "checkout.http", "1.0"
-        for _t in range(_TRACES_PER_REQUEST):
-            trace_id = rng.randbytes(16)
-            root = rng.randbytes(8)
-            start = 1_700_000_000_000_000_000 + rng.randrange(10**12)
-            for index in range(_SPANS_PER_TRACE):
-                span = ss.spans.add()
-                span.trace_id, span.span_id = trace_id, root if index == 0 else rng.randbytes(8)
-                if index:
-                    span.parent_span_id = root
-                span.name = "GET /orders/{id}" if index == 0 else f"SELECT orders {index}"
-                span.kind = trace_pb2.Span.SPAN_KIND_SERVER if index == 0 else trace_pb2.Span.SPAN_KIND_CLIENT
-                span.start_time_unix_nano = start + index * 1000
-                span.end_time_unix_nano = start + index * 1000 + rng.randrange(10**6)
-                for key, value in (("http.route", "/orders/{id}"), ("db.system", "postgresql")):
-                    kv = span.attributes.add()
-                    kv.key, kv.value.string_value = key, value
-                kv = span.attributes.add()
-                kv.key, kv.value.int_value = "http.status_code", 200
-        out.append(request.SerializeToString())
-    return out
+
+def bench_payloads(count: int, seed: int = 7) -> list[bytes]:
+    """`count` distinct OTLP protobuf requests of `INGEST_SHAPE` (4 traces x 5 spans)."""
+    return otlp_payloads(count, seed=seed, shape=INGEST_SHAPE)
 
 
 async def _connection(

@@ -10,119 +10,57 @@ import random
 import statistics
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-
 from datatracing.pipeline.audit import SamplingAudit
+from datatracing.pipeline.bench._traffic import SHOP_SERVICES, TrafficShape, trace_messages
 from datatracing.pipeline.config import SinkSettings
 from datatracing.pipeline.store import ClickHouseTraceStore, TraceQuery, open_store
 
-__all__ = ["generate_messages", "load", "measure_queries", "merge_by_table", "percentile", "run_store_bench"]
+__all__ = [
+    "STORE_SHAPE",
+    "generate_messages",
+    "load",
+    "measure_queries",
+    "merge_by_table",
+    "percentile",
+    "run_store_bench",
+]
 
-_SERVICES = {
-    "frontend": ["GET /", "GET /cart", "POST /checkout", "GET /product/{id}", "GET /search"],
-    "cart": ["GetCart", "AddItem", "EmptyCart"],
-    "checkout": ["PlaceOrder", "ValidateOrder"],
-    "payments": ["Charge", "Refund", "Authorize"],
-    "inventory": ["Reserve", "Release", "Lookup"],
-    "shipping": ["Quote", "Ship"],
-    "orders-consumer": ["process orders", "process refunds"],
-    "postgres": ["SELECT orders", "INSERT orders", "UPDATE stock", "SELECT products"],
-}
+_SERVICES = dict(SHOP_SERVICES)
 _NAMES = list(_SERVICES)
 _AUDIT = SamplingAudit(policy="errors-or-slow", policy_version="3f2a9c1", sample_rate=10.0)
 
 
-def _resource(request: ExportTraceServiceRequest, service: str, rng: random.Random) -> object:
-    rs = request.resource_spans.add()
-    for key, value in (
-        ("service.name", service),
-        ("service.version", "1.4.2"),
-        ("deployment.environment", "prod"),
-        ("host.name", f"{service}-{rng.randrange(4)}"),
-        ("k8s.namespace.name", "shop"),
-    ):
-        kv = rs.resource.attributes.add()
-        kv.key, kv.value.string_value = key, value
-    ss = rs.scope_spans.add()
-    ss.scope.name, ss.scope.version = "opentelemetry.instrumentation", "0.48b0"
-    return ss
-
-
-def _trace(rng: random.Random, start: int) -> tuple[bytes, int]:
-    """One trace of 3-30 spans over several services starting at `start`, as one OTLP message."""
-    request = ExportTraceServiceRequest()
-    trace_id = rng.getrandbits(128).to_bytes(16, "big")
-    count = min(30, max(3, int(rng.lognormvariate(2.2, 0.5))))
-    error = rng.random() < 0.03
-    groups: dict[str, object] = {}
-    ids: list[bytes] = []
-    user = f"user-{rng.randrange(100_000)}"
-    for i in range(count):
-        service = "frontend" if i == 0 else rng.choice(_NAMES[1:])
-        ss = groups.get(service) or groups.setdefault(service, _resource(request, service, rng))
-        span = ss.spans.add()  # type: ignore[attr-defined]
-        span_id = rng.getrandbits(64).to_bytes(8, "big") or b"\x01" * 8
-        span.trace_id, span.span_id = trace_id, span_id
-        if ids:
-            span.parent_span_id = rng.choice(ids)
-        ids.append(span_id)
-        span.name = rng.choice(_SERVICES[service])
-        span.kind = 2 if i == 0 else rng.choice((1, 2, 3))
-        offset = 0 if i == 0 else rng.randrange(50_000_000)
-        duration = int(rng.lognormvariate(15.0, 1.2)) + 1000  # median ~3 ms, long tail
-        span.start_time_unix_nano = start + offset
-        span.end_time_unix_nano = start + offset + duration
-        failed = error and (i == 0 or rng.random() < 0.3)
-        status = 500 if failed else rng.choice((200, 200, 200, 201, 404))
-        for key, value in (
-            ("http.method", rng.choice(("GET", "GET", "POST", "PUT"))),
-            (
-                "http.url",
-                f"https://shop.example/{span.name.lower().replace(' ', '/')}?id={rng.randrange(10**6)}",
-            ),
-            ("http.route", span.name),
-            ("user.id", user),
-            ("net.peer.name", rng.choice(_NAMES)),
-            ("thread.name", f"worker-{rng.randrange(16)}"),
-            ("db.system", "postgresql" if service == "postgres" else ""),
-            ("messaging.destination.name", "orders" if service == "orders-consumer" else ""),
-        ):
-            if value:
-                kv = span.attributes.add()
-                kv.key, kv.value.string_value = key, value
-        kv = span.attributes.add()
-        kv.key, kv.value.int_value = "http.status_code", status
-        kv = span.attributes.add()
-        kv.key, kv.value.int_value = "thread.id", rng.randrange(64)
-        if failed:
-            span.status.code, span.status.message = 2, "upstream returned 500"
-            event = span.events.add()
-            event.name, event.time_unix_nano = "exception", span.end_time_unix_nano
-            kv = event.attributes.add()
-            kv.key, kv.value.string_value = "exception.type", "HTTPError"
-    return request.SerializeToString(), count
+#: The web shop's eight services, traces of 3-30 spans (median 9) with HTTP attributes, long URLs and a
+#: user id, 3% failing; traces start in time order over the last hour.
+STORE_SHAPE = TrafficShape(
+    min_spans=3,
+    max_spans=30,
+    median_spans=9.0,
+    error_rate=0.03,
+    services=SHOP_SERVICES,
+    attributes="web",
+)
 
 
 def generate_messages(spans: int, seed: int = 7) -> Iterator[bytes]:
     """OTLP messages (one trace each) totalling about `spans` spans over the last hour, in the order
-    a sink receives them: traces start in time order (each within a second of its place), so a
-    sink batch holds a few seconds of spans, as in production.
+    a sink receives them: traces start in time order, so a sink batch holds a few seconds of spans,
+    as in production.
 
     (Start times drawn at random over the hour would make every batch span the hour, and after
     midnight UTC fall in two day partitions: two parts per table per insert, see
     schema/README.md.)
     """
-    rng = random.Random(seed)
     hour = 3600 * 10**9
-    first = time.time_ns() - hour
-    made = 0
-    while made < spans:
-        start = first + hour * made // spans + rng.randrange(10**9) - 10**9  # spans > made >= 0
-        payload, count = _trace(rng, start)
-        made += count
-        yield payload
+    # About ten spans per trace: the traces fill the hour.
+    shape = replace(
+        STORE_SHAPE, trace_interval_ns=hour * 10 // max(spans, 1), base_time_ns=time.time_ns() - hour
+    )
+    for message in trace_messages(spans=spans, seed=seed, shape=shape):
+        yield message.payload
 
 
 def percentile(values: list[float], q: float) -> float:
