@@ -137,13 +137,17 @@ def _key_values(tag: bytes, attributes: Mapping[str, AttributeValue]) -> bytes:
     for key, value in attributes.items():
         encoded_key = _KEYS.get(key) or _cached(_KEYS, b"\x0a", key)
         if type(value) is str:
-            raw = value.encode("utf-8", "replace")
-            size = len(raw)
+            text = value.encode("utf-8", "replace")
+            size = len(text)
             # KeyValue.value (field 2) holding AnyValue.string_value (field 1), lengths inline when short.
             if size < 126:
-                pair = encoded_key + b"\x12" + _SMALL[size + 2] + b"\x0a" + _SMALL[size] + raw
+                pair = encoded_key + b"\x12" + _SMALL[size + 2] + b"\x0a" + _SMALL[size] + text
             else:
-                pair = encoded_key + _field(b"\x12", _field(b"\x0a", raw))
+                pair = encoded_key + _field(b"\x12", _field(b"\x0a", text))
+        elif type(value) is int and 0 <= value <= _INT64_MAX:
+            # KeyValue.value holding AnyValue.int_value (field 3): at most 11 bytes, length inline.
+            number = _varint(value)
+            pair = encoded_key + b"\x12" + _SMALL[len(number) + 1] + b"\x18" + number
         else:
             pair = encoded_key + _field(b"\x12", _any(value))
         out.append(_field(tag, pair))

@@ -95,9 +95,12 @@ def _one_valid_trace(request: ExportTraceServiceRequest) -> tuple[bytes, int, in
     root = False
     for rs in request.resource_spans:
         for ss in rs.scope_spans:
-            spans = list(ss.spans)
-            if not spans:
+            pb_spans = ss.spans
+            if not pb_spans:
                 continue
+            if pb_spans[0].trace_id != pb_spans[-1].trace_id:  # several traces: no list built
+                return None
+            spans = list(pb_spans)
             tids = {s.trace_id for s in spans}
             if len(tids) != 1:
                 return None
@@ -132,6 +135,9 @@ class _Trace:
         self.root = False
 
     def add(self, spans: list[trace_pb2.Span]) -> None:
+        self.count += len(spans)
+
+    def add_with_summary(self, spans: list[trace_pb2.Span]) -> None:
         lo = min(s.start_time_unix_nano for s in spans)
         hi = max(s.end_time_unix_nano for s in spans)
         self.start, self.end = (lo, hi) if self.count == 0 else (min(self.start, lo), max(self.end, hi))
@@ -139,8 +145,11 @@ class _Trace:
         self.root = self.root or not all(s.parent_span_id for s in spans)
 
 
-def _group(request: ExportTraceServiceRequest, rejected: list[RejectedSpan]) -> dict[bytes, _Trace]:
-    """Valid spans grouped per trace id, in first-seen order; refused spans go to `rejected`."""
+def _group(
+    request: ExportTraceServiceRequest, rejected: list[RejectedSpan], summaries: bool
+) -> dict[bytes, _Trace]:
+    """Valid spans grouped per trace id, in first-seen order; refused spans go to `rejected`.
+    With `summaries`, each trace's start, end and root are kept too."""
     traces: dict[bytes, _Trace] = {}
     for rs in request.resource_spans:
         rs_targets: dict[bytes, trace_pb2.ResourceSpans] = {}
@@ -177,7 +186,10 @@ def _group(request: ExportTraceServiceRequest, rejected: list[RejectedSpan]) -> 
                 target.scope.CopyFrom(ss.scope)
                 target.schema_url = ss.schema_url
                 target.spans.extend(group)
-                trace.add(group)
+                if summaries:
+                    trace.add_with_summary(group)
+                else:
+                    trace.add(group)
     return traces
 
 
@@ -218,7 +230,7 @@ def _chunked(
                     cur_ss.schema_url = ss.schema_url
                     size += ss_head
                 cur_ss.spans.append(span)
-                current.add([span])
+                current.add_with_summary([span])
                 size += span_size
     if current.count:
         out.append(_part(trace_id, current, current.request.SerializeToString()))
@@ -230,13 +242,20 @@ def _part(trace_id: str, trace: _Trace, payload: bytes) -> TracePart:
 
 
 def split_request(
-    request: ExportTraceServiceRequest, original: bytes | None = None, *, max_message_bytes: int | None = None
+    request: ExportTraceServiceRequest,
+    original: bytes | None = None,
+    *,
+    max_message_bytes: int | None = None,
+    summaries: bool = True,
 ) -> Split:
     """One part per trace id, in order of first appearance; invalid spans are refused.
 
     `original`, the request's own protobuf bytes, is passed through untouched when the request
     holds exactly one trace and nothing was refused (no re-encoding on that path). With
     `max_message_bytes`, a trace larger than it becomes several parts with the same trace id.
+    `summaries=False` is for a caller that forwards the parts without reading them (the ingest
+    gateway): a part of a request holding several traces then has `start_ns`, `end_ns` 0 and
+    `has_root` False instead of its trace's values, which cost a read of every span to compute.
 
     Example:
         >>> from datatracing.wire import spans_to_request
@@ -252,7 +271,7 @@ def split_request(
             return [TracePart(tid.hex(), payload, count, start, end, root)], rejected
         return _chunked(request, tid.hex(), max_message_bytes, rejected), rejected
     # Several traces or a refused span: `original` no longer matches any one part.
-    traces = _group(request, rejected)
+    traces = _group(request, rejected, summaries)
     parts: list[TracePart] = []
     for tid, trace in traces.items():
         payload = trace.request.SerializeToString()

@@ -94,7 +94,9 @@ def _decode(
             original = None
     except InvalidDataError as exc:
         raise RequestRejected(400, str(exc)) from exc
-    parts, rejected = split_request(request, original, max_message_bytes=settings.max_message_bytes)
+    parts, rejected = split_request(
+        request, original, max_message_bytes=settings.max_message_bytes, summaries=False
+    )
     reasons.extend(r.reason for r in rejected)
     return parts, reasons
 
