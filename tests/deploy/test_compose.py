@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 import yaml
-from deploy_support import COMPOSE_FILE, ROOT, settings_env_problems
+
+from tests.deploy.deploy_support import COMPOSE_FILE, ROOT, settings_env_problems
 
 WORKERS = ("ingest", "sampler", "sink", "query")
 

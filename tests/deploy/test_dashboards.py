@@ -17,7 +17,6 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from deploy_support import DEPLOY
 from prometheus_client.parser import text_string_to_metric_families
 
 from datatracing.pipeline.broker import kafka_producer
@@ -29,6 +28,7 @@ from datatracing.pipeline.sampler._metrics import metrics_app
 from datatracing.pipeline.sampler._runner import SamplerRunner
 from datatracing.pipeline.sink import SinkCollector, SinkStats, sink_metrics_app, sink_metrics_text
 from datatracing.pipeline.store import open_store
+from tests.deploy.deploy_support import DEPLOY
 
 DASHBOARDS = DEPLOY / "grafana/dashboards"
 

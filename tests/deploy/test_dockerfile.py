@@ -21,7 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from deploy_support import DOCKERFILE, ROOT, Stage, parse_dockerfile
+
+from tests.deploy.deploy_support import DOCKERFILE, ROOT, Stage, parse_dockerfile
 
 
 def _build_stage() -> Stage:

@@ -21,8 +21,9 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from deploy_support import DEPLOY, settings_env_problems
-from kustomize_render import render
+
+from tests.deploy.deploy_support import DEPLOY, settings_env_problems
+from tests.deploy.kustomize_render import render
 
 KUBERNETES = DEPLOY / "kubernetes"
 TARGETS = [KUBERNETES / "base", KUBERNETES / "overlays/example"]

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from deploy_support import DEPLOY, ROOT
+
+from tests.deploy.deploy_support import DEPLOY, ROOT
 
 PROMETHEUS = DEPLOY / "prometheus"
 

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from ingest_support import PARTITIONS, GatewayFactory
 
 from datatracing.pipeline.ingest import (
     ApiKeyCheck,
@@ -15,6 +14,7 @@ from datatracing.pipeline.ingest import (
     create_ingest_app,
     make_ingest_producer,
 )
+from tests.pipeline.ingest.ingest_support import PARTITIONS, GatewayFactory
 
 
 @pytest.fixture

@@ -9,17 +9,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 from fastapi import Request
-from ingest_support import (
-    PARTITIONS,
-    GatewayFactory,
-    asgi_client,
-    consume,
-    decoded,
-    make_spans,
-    proto_body,
-    stats_of,
-    trace_id,
-)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -35,6 +24,17 @@ from datatracing.wire import (
     request_to_spans,
     spans_to_request,
     trace_key,
+)
+from tests.pipeline.ingest.ingest_support import (
+    PARTITIONS,
+    GatewayFactory,
+    asgi_client,
+    consume,
+    decoded,
+    make_spans,
+    proto_body,
+    stats_of,
+    trace_id,
 )
 
 pytestmark = pytest.mark.anyio

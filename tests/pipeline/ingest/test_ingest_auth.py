@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 import pytest
 from fastapi import FastAPI
-from ingest_support import PARTITIONS, asgi_client, consume, make_spans, proto_body, stats_of
 
 from datatracing.pipeline.broker import free_port
 from datatracing.pipeline.http_auth import ApiKey, Authenticator
@@ -16,6 +15,14 @@ from datatracing.pipeline.ingest import (
     create_ingest_app,
     make_ingest_producer,
     rpc_status_class,
+)
+from tests.pipeline.ingest.ingest_support import (
+    PARTITIONS,
+    asgi_client,
+    consume,
+    make_spans,
+    proto_body,
+    stats_of,
 )
 
 pytestmark = pytest.mark.anyio

@@ -7,14 +7,6 @@ from typing import Any
 
 import httpx
 import pytest
-from ingest_support import (
-    PARTITIONS,
-    GatewayFactory,
-    consume,
-    decoded,
-    otel_sdk_request,
-    uvicorn_server,
-)
 
 from datatracing.sdk import (
     ExportResult,
@@ -25,6 +17,14 @@ from datatracing.sdk import (
     TracerProvider,
 )
 from datatracing.wire import partition_for, request_to_spans, trace_key
+from tests.pipeline.ingest.ingest_support import (
+    PARTITIONS,
+    GatewayFactory,
+    consume,
+    decoded,
+    otel_sdk_request,
+    uvicorn_server,
+)
 
 
 def _our_spans() -> list[ReadableSpan]:

@@ -9,8 +9,18 @@ import threading
 import httpx
 import pytest
 from fastapi import Request
-from ingest_support import PARTITIONS, GatewayFactory, consume, make_spans, proto_body, uvicorn_server
-from slow_clients import (
+
+from datatracing.pipeline.ingest import ClientStats, IngestSettings, rpc_status_class
+from datatracing.pipeline.ingest._server import ensure_open_files
+from tests.pipeline.ingest.ingest_support import (
+    PARTITIONS,
+    GatewayFactory,
+    consume,
+    make_spans,
+    proto_body,
+    uvicorn_server,
+)
+from tests.pipeline.ingest.slow_clients import (
     captured_logs,
     close_all,
     enough_open_files,
@@ -20,9 +30,6 @@ from slow_clients import (
     request_head,
     wait_until,
 )
-
-from datatracing.pipeline.ingest import ClientStats, IngestSettings, rpc_status_class
-from datatracing.pipeline.ingest._server import ensure_open_files
 
 PROTO = {"content-type": "application/x-protobuf"}
 

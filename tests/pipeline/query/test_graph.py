@@ -6,12 +6,12 @@ import itertools
 import json
 from typing import Any
 
-from graph_data import OTHER_TRACE_ID, TRACE_ID, make_span, make_trace, sid
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from datatracing.model import Span, SpanKind, Trace
 from datatracing.pipeline.query import linked_trace_ids, trace_graph
+from tests.pipeline.query.graph_data import OTHER_TRACE_ID, TRACE_ID, make_span, make_trace, sid
 
 S, CL, P, C = SpanKind.SERVER, SpanKind.CLIENT, SpanKind.PRODUCER, SpanKind.CONSUMER
 

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from graph_data import OTHER_TRACE_ID, TRACE_ID, make_span, sid
 
 from datatracing.model import SpanKind
 from datatracing.pipeline.bench._serve import serve_in_thread
 from datatracing.pipeline.query import create_app
 from datatracing.pipeline.store import ClickHouseTraceStore, SpanBatch, open_store
+from tests.pipeline.query.graph_data import OTHER_TRACE_ID, TRACE_ID, make_span, sid
 
 BASE = (time.time_ns() // 10**9 - 1800) * 10**9  # half an hour ago: inside the store's retention
 

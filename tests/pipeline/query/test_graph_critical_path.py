@@ -15,13 +15,13 @@ import itertools
 from typing import Any
 
 import pytest
-from graph_data import make_span, make_trace, sid
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from datatracing.model import SpanKind
 from datatracing.pipeline.query import trace_graph
 from datatracing.pipeline.query._critical_path import CONSUMER, PRODUCER, critical_path
+from tests.pipeline.query.graph_data import make_span, make_trace, sid
 
 P, C, IN = SpanKind.PRODUCER, SpanKind.CONSUMER, SpanKind.INTERNAL
 

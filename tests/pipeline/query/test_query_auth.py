@@ -10,11 +10,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from fastapi import FastAPI, Request
-from query_data import DownableStore, Seeded
 
 from datatracing.pipeline.bench._serve import serve_in_thread
 from datatracing.pipeline.http_auth import ApiKey, Authenticator
 from datatracing.pipeline.query import create_app
+from tests.pipeline.query.query_data import DownableStore, Seeded
 
 KEY = "query-key-9c1e5d"
 WRONG = "query-key-wrong-42b7"

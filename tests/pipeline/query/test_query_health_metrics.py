@@ -7,7 +7,8 @@ import re
 import time
 
 import httpx
-from query_data import DownableStore, Seeded
+
+from tests.pipeline.query.query_data import DownableStore, Seeded
 
 
 def _ready_status(client: httpx.Client, expected: int, timeout_s: float = 20) -> httpx.Response:

@@ -8,7 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
-from query_data import AUDIT, BASE_NS, MS, DownableStore, Seeded
+
+from tests.pipeline.query.query_data import AUDIT, BASE_NS, MS, DownableStore, Seeded
 
 
 def _iso(offset_ms: int) -> str:

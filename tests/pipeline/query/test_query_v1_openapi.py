@@ -13,7 +13,6 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from query_data import Seeded
 from schemathesis import GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
@@ -28,6 +27,7 @@ from schemathesis.checks import (
 from datatracing.pipeline.query import create_app, v1_document, v1_document_text
 from datatracing.pipeline.query._v1_params import time_ns
 from datatracing.pipeline.store import ClickHouseTraceStore
+from tests.pipeline.query.query_data import Seeded
 
 # Longer query strings exceed the HTTP server's request-line limit (h11: 16 KiB for the whole head).
 _MAX_QUERY_CHARS = 12_000

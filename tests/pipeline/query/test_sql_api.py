@@ -6,12 +6,12 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from query_data import DownableStore
 
 from datatracing.pipeline.bench._serve import serve_in_thread
 from datatracing.pipeline.query import create_app
 from datatracing.pipeline.sink import FaultInjectingStore
 from datatracing.pipeline.store import ClickHouseTraceStore
+from tests.pipeline.query.query_data import DownableStore
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from ui_data import CHECKOUT
-from ui_server import require_chromium, ui_service
 
 from datatracing.pipeline.http_auth import ApiKey, Authenticator
 from datatracing.pipeline.store import open_store
+from tests.pipeline.query.ui_data import CHECKOUT
+from tests.pipeline.query.ui_server import require_chromium, ui_service
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="playwright is a dev dependency (scripts/bootstrap)"

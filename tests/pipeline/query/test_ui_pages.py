@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
-from ui_data import BATCH, CHECKOUT, FAILED, MISSING, WIDE
-from ui_server import require_chromium, ui_service
 
 from datatracing.pipeline.store import open_store
+from tests.pipeline.query.ui_data import BATCH, CHECKOUT, FAILED, MISSING, WIDE
+from tests.pipeline.query.ui_server import require_chromium, ui_service
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="playwright is a dev dependency (scripts/bootstrap)"

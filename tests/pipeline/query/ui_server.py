@@ -10,7 +10,6 @@ from contextlib import contextmanager
 
 import pytest
 from fastapi import FastAPI
-from ui_data import batch_trace, checkout_trace, failed_trace, wide_trace
 
 from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.bench._browser import chromium_path
@@ -18,6 +17,7 @@ from datatracing.pipeline.bench._serve import serve_in_thread
 from datatracing.pipeline.http_auth import Authenticator
 from datatracing.pipeline.query import create_app
 from datatracing.pipeline.store import ClickHouseTraceStore, SpanBatch, open_store
+from tests.pipeline.query.ui_data import batch_trace, checkout_trace, failed_trace, wide_trace
 
 AUDIT = SamplingAudit(policy="errors-and-slow", policy_version="3f2a9c", sample_rate=10.0)
 

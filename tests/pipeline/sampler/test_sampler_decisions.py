@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sampler_data import T0, Feeder, engine, trace_id, trace_spans
 
 from datatracing.errors import InvalidDataError
 from datatracing.pipeline.audit import SamplingAudit
@@ -17,6 +16,7 @@ from datatracing.pipeline.sampler._decisions import (
     encode_decision,
     intern_audit,
 )
+from tests.pipeline.sampler.sampler_data import T0, Feeder, engine, trace_id, trace_spans
 
 
 def _decision(n: int, at: int = T0, keep: bool = True) -> Decision:

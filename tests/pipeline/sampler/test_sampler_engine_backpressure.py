@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from sampler_data import Feeder, engine, trace_id, trace_spans
-
 from datatracing.wire import encode_spans
+from tests.pipeline.sampler.sampler_data import Feeder, engine, trace_id, trace_spans
 
 
 def test_engine_decide_oldest_keeps_spans_within_bound() -> None:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from sampler_data import T0, Feeder, S, engine, policy, span, trace_id, trace_spans
-
 from datatracing.wire import encode_spans
+from tests.pipeline.sampler.sampler_data import T0, Feeder, S, engine, policy, span, trace_id, trace_spans
 
 
 def test_engine_idle_trace_decided_after_decision_wait() -> None:

@@ -6,7 +6,6 @@ import json
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from sampler_data import T0, Feeder, engine, model_json, otlp_json, policy, span, trace_id, trace_spans
 
 from datatracing.model import Span
 from datatracing.pipeline.audit import HEADER_TENANT, SamplingAudit
@@ -20,6 +19,17 @@ from datatracing.wire import (
     decode_spans,
     encode_spans,
     spans_to_request,
+)
+from tests.pipeline.sampler.sampler_data import (
+    T0,
+    Feeder,
+    engine,
+    model_json,
+    otlp_json,
+    policy,
+    span,
+    trace_id,
+    trace_spans,
 )
 
 PROTO = [(CONTENT_TYPE_HEADER, CONTENT_TYPE_OTLP_PROTO.encode())]

@@ -6,13 +6,13 @@ from __future__ import annotations
 import random
 
 import pytest
-from sampler_data import T0, S, engine, policy, span
 
 from datatracing.model import Span
 from datatracing.pipeline.sampler._decisions import DecisionCache, encode_decision
 from datatracing.pipeline.sampler._engine import PartitionEngine
 from datatracing.pipeline.sampler._results import Decided
 from datatracing.wire import encode_spans
+from tests.pipeline.sampler.sampler_data import T0, S, engine, policy, span
 
 POLICY = policy(
     {"name": "errors", "type": "status_code"},

@@ -5,9 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sampler_data import FIXTURE_NAMES, fixture_spans, fixture_view, policy, span, trace_id
 
 from datatracing.pipeline.sampler.policies import NO_MATCH, TraceView, hash_keeps
+from tests.pipeline.sampler.sampler_data import (
+    FIXTURE_NAMES,
+    fixture_spans,
+    fixture_view,
+    policy,
+    span,
+    trace_id,
+)
 
 ALL = frozenset(FIXTURE_NAMES)
 

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sampler_data import fixture_view
 
 from datatracing.pipeline.errors import ConfigError, PolicyConfigError
 from datatracing.pipeline.sampler.policies import (
@@ -16,6 +15,7 @@ from datatracing.pipeline.sampler.policies import (
     load_policy,
     load_policy_file,
 )
+from tests.pipeline.sampler.sampler_data import fixture_view
 
 GOOD: dict[str, Any] = {
     "version": "7",

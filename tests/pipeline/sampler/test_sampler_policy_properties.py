@@ -8,7 +8,6 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
-from sampler_data import T0, engine, policy, span, trace_id
 
 from datatracing.model import Span
 from datatracing.pipeline.sampler.policies import (
@@ -19,6 +18,7 @@ from datatracing.pipeline.sampler.policies import (
     trace_hash,
 )
 from datatracing.wire import encode_spans
+from tests.pipeline.sampler.sampler_data import T0, engine, policy, span, trace_id
 
 _conditions = TypeAdapter(Condition)
 

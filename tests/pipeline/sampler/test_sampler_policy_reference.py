@@ -8,7 +8,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from pydantic import TypeAdapter
-from sampler_data import span
 
 from datatracing.model import Resource, Span, SpanEvent, Status, StatusCode
 from datatracing.pipeline.sampler.policies import Condition, TraceView, build_condition
@@ -21,6 +20,7 @@ from datatracing.pipeline.sampler.policies._evaluators import (
 )
 from datatracing.pipeline.sampler.policies._scan import KeyScan
 from datatracing.wire import encode_spans
+from tests.pipeline.sampler.sampler_data import span
 
 _conditions = TypeAdapter(Condition)
 KEYS = ["k", "key", "kk", "n"]  # "kk" overlaps itself: never scanned, always decoded

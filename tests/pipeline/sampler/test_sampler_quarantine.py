@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
-from sampler_data import Feeder, engine, span, trace_id, trace_spans
 
 from datatracing.pipeline.sampler._forward import fit_payload
 from datatracing.pipeline.sampler.policies import TraceView, Verdict
 from datatracing.wire import decode_spans, encode_spans
+from tests.pipeline.sampler.sampler_data import Feeder, engine, span, trace_id, trace_spans
 
 
 class _RaisingEvaluator:

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import yaml
-from worker_support import Workload
 
 from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.bench._engine import BENCH_POLICY
@@ -19,6 +18,7 @@ from datatracing.pipeline.sampler import Decision, encode_decision
 from datatracing.pipeline.sampler._replay import replay
 from datatracing.pipeline.sampler.policies import load_policy
 from datatracing.wire import trace_key
+from tests.pipeline.sampler.worker_support import Workload
 
 
 def _record(bootstrap: str, topics: TopicSettings, workload: Workload) -> None:

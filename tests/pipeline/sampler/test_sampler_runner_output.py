@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import pytest
 from confluent_kafka import KafkaError, KafkaException
-from runner_support import Reader, settings_for
-from sampler_data import span, trace_id
 
 from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.broker import KafkaHeaders, kafka_producer, read_source
@@ -14,6 +12,8 @@ from datatracing.pipeline.config import Settings, TopicSettings
 from datatracing.pipeline.sampler._runner import SamplerRunner
 from datatracing.pipeline.sampler.policies import default_policy
 from datatracing.wire import decode_spans, encode_spans, trace_key
+from tests.pipeline.sampler.runner_support import Reader, settings_for
+from tests.pipeline.sampler.sampler_data import span, trace_id
 
 KIB = 1024
 

@@ -4,7 +4,12 @@ against the real broker with the consumer loop running as in the worker."""
 from __future__ import annotations
 
 import pytest
-from runner_support import (
+
+from datatracing.pipeline.broker import DEAD_LETTER_PREFIX_BYTES
+from datatracing.pipeline.config import TopicSettings
+from datatracing.pipeline.sampler import decode_decision
+from datatracing.wire import decode_spans, encode_spans
+from tests.pipeline.sampler.runner_support import (
     InProcessSampler,
     Reader,
     dead_letter_keys,
@@ -12,12 +17,7 @@ from runner_support import (
     produce_big,
     settings_for,
 )
-from sampler_data import span, trace_id, trace_spans
-
-from datatracing.pipeline.broker import DEAD_LETTER_PREFIX_BYTES
-from datatracing.pipeline.config import TopicSettings
-from datatracing.pipeline.sampler import decode_decision
-from datatracing.wire import decode_spans, encode_spans
+from tests.pipeline.sampler.sampler_data import span, trace_id, trace_spans
 
 pytestmark = pytest.mark.slow
 

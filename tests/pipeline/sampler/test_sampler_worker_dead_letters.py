@@ -9,11 +9,11 @@ from pathlib import Path
 import httpx
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
-from runner_support import Reader, dead_letter_sources
-from worker_support import SamplerProcess, TopicReader, Workload, decisions_by_trace
 
 from datatracing.pipeline.config import TopicSettings
 from datatracing.wire import trace_key
+from tests.pipeline.sampler.runner_support import Reader, dead_letter_sources
+from tests.pipeline.sampler.worker_support import SamplerProcess, TopicReader, Workload, decisions_by_trace
 
 pytestmark = pytest.mark.slow
 

@@ -11,16 +11,16 @@ import random
 from pathlib import Path
 
 import pytest
-from worker_support import (
+
+from datatracing.pipeline.config import TopicSettings
+from datatracing.pipeline.runtime._stack import wait_healthy
+from tests.pipeline.sampler.worker_support import (
     SamplerProcess,
     TopicReader,
     Workload,
     decisions_by_trace,
     sampled_spans_by_trace,
 )
-
-from datatracing.pipeline.config import TopicSettings
-from datatracing.pipeline.runtime._stack import wait_healthy
 
 pytestmark = pytest.mark.slow
 

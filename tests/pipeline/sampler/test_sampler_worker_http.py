@@ -7,9 +7,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from worker_support import SamplerProcess
 
 from datatracing.pipeline.config import TopicSettings
+from tests.pipeline.sampler.worker_support import SamplerProcess
 
 pytestmark = pytest.mark.slow
 

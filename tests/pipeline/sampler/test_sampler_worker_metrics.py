@@ -8,9 +8,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from worker_support import SamplerProcess, TopicReader, Workload, decisions_by_trace
 
 from datatracing.pipeline.config import TopicSettings
+from tests.pipeline.sampler.worker_support import SamplerProcess, TopicReader, Workload, decisions_by_trace
 
 pytestmark = pytest.mark.slow
 

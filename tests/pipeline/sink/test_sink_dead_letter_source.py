@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from sink_support import AUDIT, SPANS_PER_MESSAGE, consume_all, trace_message
 
 from datatracing.pipeline.broker import (
     HEADER_STAGE,
@@ -19,6 +18,7 @@ from datatracing.pipeline.broker import (
 from datatracing.pipeline.config import SinkSettings, TopicSettings
 from datatracing.pipeline.sink import SinkMessage, SinkWriter
 from datatracing.pipeline.store import ClickHouseTraceStore, open_store
+from tests.pipeline.sink.sink_support import AUDIT, SPANS_PER_MESSAGE, consume_all, trace_message
 
 FAST_RETRY = SinkSettings(retry_initial_s=0.05, retry_max_s=0.2)
 #: 2300-01-01 in Unix nanoseconds: past what the store's DateTime64(9) columns hold.

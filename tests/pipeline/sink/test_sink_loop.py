@@ -7,12 +7,11 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import cast
 
-from sink_support import committed_total, produce, trace_message, wait_until
-
 from datatracing.pipeline.broker import consumer_config, make_producer
 from datatracing.pipeline.config import SinkSettings, TopicSettings
 from datatracing.pipeline.sink import SinkConsumerLoop, SinkMessage, SinkWriter
 from datatracing.pipeline.store import TraceStore
+from tests.pipeline.sink.sink_support import committed_total, produce, trace_message, wait_until
 
 SETTINGS = SinkSettings(batch_max_messages=7, batch_max_wait_s=0.2)
 

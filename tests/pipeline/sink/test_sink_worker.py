@@ -10,7 +10,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sink_support import (
+
+from datatracing.pipeline.config import TopicSettings
+from datatracing.pipeline.runtime.workers import SINK_APP_ID
+from datatracing.pipeline.store import open_store
+from tests.pipeline.sink.sink_support import (
     SPANS_PER_MESSAGE,
     WorkerProcess,
     committed_total,
@@ -19,10 +23,6 @@ from sink_support import (
     wait_until,
     write_settings,
 )
-
-from datatracing.pipeline.config import TopicSettings
-from datatracing.pipeline.runtime.workers import SINK_APP_ID
-from datatracing.pipeline.store import open_store
 
 pytestmark = pytest.mark.slow
 

@@ -11,10 +11,17 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from sink_support import SPANS_PER_MESSAGE, WorkerProcess, produce, trace_message, wait_until, write_settings
 
 from datatracing.pipeline.broker import free_port
 from datatracing.pipeline.config import TopicSettings
+from tests.pipeline.sink.sink_support import (
+    SPANS_PER_MESSAGE,
+    WorkerProcess,
+    produce,
+    trace_message,
+    wait_until,
+    write_settings,
+)
 
 pytestmark = pytest.mark.slow
 

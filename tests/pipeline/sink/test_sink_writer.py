@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from sink_support import AUDIT, SPANS_PER_MESSAGE, consume_all, trace_message
 
 from datatracing.pipeline.broker import (
     HEADER_ERROR,
@@ -19,6 +18,7 @@ from datatracing.pipeline.broker import (
 from datatracing.pipeline.config import SinkSettings, TopicSettings
 from datatracing.pipeline.sink import FaultInjectingStore, SinkMessage, SinkWriter, batch_token
 from datatracing.pipeline.store import ClickHouseTraceStore, SpanBatch, open_store
+from tests.pipeline.sink.sink_support import AUDIT, SPANS_PER_MESSAGE, consume_all, trace_message
 
 FAST_RETRY = SinkSettings(retry_initial_s=0.05, retry_max_s=0.2)
 

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from store_data import StoreFactory
 
 from datatracing.pipeline.store import ClickHouseTraceStore, open_store
+from tests.pipeline.store.store_data import StoreFactory
 
 
 def _docker_available() -> bool:

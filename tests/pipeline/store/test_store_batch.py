@@ -4,13 +4,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from store_data import attribute_values, rich_trace, span, trace_id
 
 from datatracing.errors import InvalidDataError
 from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.store import SpanBatch
 from datatracing.pipeline.store._values import decode_value, encode_model_value, encode_pb_value
 from datatracing.wire import encode_spans, spans_to_request
+from tests.pipeline.store.store_data import attribute_values, rich_trace, span, trace_id
 
 
 def _bad_span_payload(mutate: str) -> bytes:

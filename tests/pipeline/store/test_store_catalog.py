@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-from store_data import BASE_NS, rich_trace, span, trace_id
 
 from datatracing.model import SpanKind
 from datatracing.pipeline.store import (
@@ -12,6 +11,7 @@ from datatracing.pipeline.store import (
     StoreQueryError,
 )
 from datatracing.pipeline.store._catalog import REFRESH_S
+from tests.pipeline.store.store_data import BASE_NS, rich_trace, span, trace_id
 
 BASE_S = BASE_NS // 10**9
 

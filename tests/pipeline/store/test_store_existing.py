@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from store_data import span, trace_id
 
 from datatracing.pipeline.errors import ConfigError
 from datatracing.pipeline.store import ClickHouseTraceStore, SpanBatch
+from tests.pipeline.store.store_data import span, trace_id
 
 
 def test_existing_trace_ids_mixed_ids_returns_only_the_stored_ones(store: ClickHouseTraceStore) -> None:

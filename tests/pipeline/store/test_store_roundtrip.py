@@ -4,12 +4,12 @@ import json
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from store_data import model_spans, rich_trace, span, trace_id
 
 from datatracing.model import Trace
 from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.store import ClickHouseTraceStore, SpanBatch, TraceQuery
 from datatracing.wire import encode_spans
+from tests.pipeline.store.store_data import model_spans, rich_trace, span, trace_id
 
 
 def test_get_trace_rich_trace_equals_inserted_spans(store: ClickHouseTraceStore) -> None:

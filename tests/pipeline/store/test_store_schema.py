@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from store_data import StoreFactory, rich_trace, trace_id
 
 from datatracing.pipeline.errors import ConfigError
 from datatracing.pipeline.store import (
@@ -20,6 +19,7 @@ from datatracing.pipeline.store import (
 )
 from datatracing.pipeline.store._schema import default_schema_dir, load_migrations, render, split_statements
 from datatracing.pipeline.store._sql import PROMOTED
+from tests.pipeline.store.store_data import StoreFactory, rich_trace, trace_id
 
 ALL = [
     "0001_spans.sql",

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from store_data import BASE_NS, hostile_text, resource, span, trace_id
 
 from datatracing.pipeline.store import ClickHouseTraceStore, SpanBatch, TraceQuery
+from tests.pipeline.store.store_data import BASE_NS, hostile_text, resource, span, trace_id
 
 MS = 1_000_000
 

@@ -6,10 +6,10 @@ import random
 
 import pytest
 from pydantic import ValidationError
-from store_data import BASE_NS, span, trace_id
 
 from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.store import ClickHouseTraceStore, SpanBatch, TraceQuery, TraceSampling
+from tests.pipeline.store.store_data import BASE_NS, span, trace_id
 
 MS = 1_000_000
 

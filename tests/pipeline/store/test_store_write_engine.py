@@ -8,13 +8,13 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from store_data import attribute_values, model_spans, rich_trace, span, trace_id
 
 from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.store import SpanBatch, open_store
 from datatracing.pipeline.store.write._batch import _staged
 from datatracing.pipeline.store.write._engine import OtlpStage
 from datatracing.wire import encode_spans, spans_to_request
+from tests.pipeline.store.store_data import attribute_values, model_spans, rich_trace, span, trace_id
 
 Messages = list[tuple[bytes, SamplingAudit]]
 AUDITS = [

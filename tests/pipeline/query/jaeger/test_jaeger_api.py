@@ -8,12 +8,12 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import pytest
-from jaeger_data import BASE_NS, insert, new_trace_id, rich_trace, sid, span
 from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 from starlette.testclient import TestClient
 
 from datatracing.model import SpanKind
 from datatracing.pipeline.store import ClickHouseTraceStore
+from tests.pipeline.query.jaeger.jaeger_data import BASE_NS, insert, new_trace_id, rich_trace, sid, span
 
 ENVELOPE_KEYS = {"data", "total", "limit", "offset", "errors"}
 START_US = (BASE_NS - 60 * 10**9) // 1000

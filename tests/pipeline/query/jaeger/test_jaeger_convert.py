@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from jaeger_data import BASE_NS, sid, span, spans_from_otlp_json
 
 from datatracing.model import (
     InstrumentationScope,
@@ -21,6 +20,7 @@ from datatracing.model import (
     Trace,
 )
 from datatracing.pipeline.query._jaeger import jaeger_id, jaeger_tag, jaeger_trace
+from tests.pipeline.query.jaeger.jaeger_data import BASE_NS, sid, span, spans_from_otlp_json
 
 FIXTURES = Path(__file__).parents[3] / "fixtures" / "jaeger"
 TID = "4bf92f3577b34da6a3ce929d0e0e4736"

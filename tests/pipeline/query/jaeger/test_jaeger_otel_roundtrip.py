@@ -9,7 +9,6 @@ import json
 import time
 from typing import Any
 
-from jaeger_data import insert
 from opentelemetry import trace as otel_trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -20,6 +19,7 @@ from starlette.testclient import TestClient
 
 from datatracing.pipeline.store import ClickHouseTraceStore
 from datatracing.sdk.otel import otel_span_to_model
+from tests.pipeline.query.jaeger.jaeger_data import insert
 
 
 def _tag(key: str, value: Any) -> dict[str, Any]:

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jaeger_data import insert, new_trace_id, rich_trace
 from starlette.testclient import TestClient
 
 from datatracing.pipeline.store import ClickHouseTraceStore
+from tests.pipeline.query.jaeger.jaeger_data import insert, new_trace_id, rich_trace
 
 GOLDEN = json.loads((Path(__file__).parents[3] / "fixtures" / "jaeger" / "api_v1_shapes.json").read_text())
 

@@ -11,13 +11,13 @@ from urllib.parse import urlencode
 
 import pytest
 from google.protobuf import json_format
-from jaeger_data import BASE_NS, insert, new_trace_id, rich_trace, span
 from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 from starlette.testclient import TestClient
 
 from datatracing.model import SpanKind
 from datatracing.pipeline.store import ClickHouseTraceStore
 from datatracing.wire import request_to_spans
+from tests.pipeline.query.jaeger.jaeger_data import BASE_NS, insert, new_trace_id, rich_trace, span
 
 GOLDEN = json.loads((Path(__file__).parents[3] / "fixtures" / "jaeger" / "apiv3_shapes.json").read_text())
 WINDOW = {

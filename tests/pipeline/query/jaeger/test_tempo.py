@@ -5,12 +5,12 @@ from __future__ import annotations
 import base64
 
 import pytest
-from jaeger_data import insert, new_trace_id, rich_trace
 from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 from starlette.testclient import TestClient
 
 from datatracing.pipeline.store import ClickHouseTraceStore
 from datatracing.wire import request_to_spans
+from tests.pipeline.query.jaeger.jaeger_data import insert, new_trace_id, rich_trace
 
 
 @pytest.fixture(scope="module")
