@@ -7,32 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from datatracing.pipeline.broker import free_port
-from datatracing.pipeline.config import KafkaSettings, QuerySettings, Settings, TopicSettings, WorkerSettings
 from datatracing.pipeline.runtime._stack import Stack
 from datatracing.pipeline.sampler import SamplerSettings
+from tests.e2e.stack_support import stack_settings
 
 
 @pytest.fixture(scope="module")
 def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    import uuid
-
-    from datatracing.pipeline.broker import ensure_topics, topic_specs
-
-    suffix = uuid.uuid4().hex[:8]
-    topics = TopicSettings(
-        spans=f"spans-{suffix}",
-        sampled=f"sampled-{suffix}",
-        decisions=f"decisions-{suffix}",
-        dead_letter=f"dlq-{suffix}",
-    )
-    ensure_topics(kafka_bootstrap, topic_specs(topics))
-    settings = Settings(
-        data_dir=Path(tmp_path_factory.mktemp("stack")),
-        kafka=KafkaSettings(bootstrap_servers=kafka_bootstrap),
-        topics=topics,
-        query=QuerySettings(port=free_port()),
-        worker=WorkerSettings(web_port=free_port()),
+    settings = stack_settings(
+        kafka_bootstrap,
+        Path(tmp_path_factory.mktemp("stack")),
         sampler=SamplerSettings(decision_wait=1.0, wait_after_root=0.3),
     )
     running = Stack(settings, broker_port=None)

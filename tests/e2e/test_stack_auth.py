@@ -3,23 +3,15 @@ reaches the store worker as a digest, and the query service it hosts accepts tha
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
-from datatracing.pipeline.broker import ensure_topics, free_port, topic_specs
-from datatracing.pipeline.config import (
-    AuthSettings,
-    KafkaSettings,
-    QuerySettings,
-    Settings,
-    TopicSettings,
-    WorkerSettings,
-)
+from datatracing.pipeline.config import AuthSettings
 from datatracing.pipeline.runtime import Stack
+from tests.e2e.stack_support import stack_settings
 
 pytestmark = pytest.mark.slow
 
@@ -29,21 +21,8 @@ KEY = "stack-auth-key-0c4d"
 def test_stack_auth_key_reaches_store_worker_as_digest_and_is_required(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    suffix = uuid.uuid4().hex[:8]
-    topics = TopicSettings(
-        spans=f"spans-{suffix}",
-        sampled=f"sampled-{suffix}",
-        decisions=f"decisions-{suffix}",
-        dead_letter=f"dlq-{suffix}",
-    )
-    ensure_topics(kafka_bootstrap, topic_specs(topics))
-    settings = Settings(
-        data_dir=tmp_path,
-        kafka=KafkaSettings(bootstrap_servers=kafka_bootstrap),
-        topics=topics,
-        query=QuerySettings(port=free_port()),
-        worker=WorkerSettings(web_port=free_port()),
-        auth=AuthSettings(enabled=True, keys=[SecretStr(KEY)]),
+    settings = stack_settings(
+        kafka_bootstrap, tmp_path, auth=AuthSettings(enabled=True, keys=[SecretStr(KEY)])
     )
     stack = Stack(settings, broker_port=None)
     try:
