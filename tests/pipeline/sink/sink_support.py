@@ -102,7 +102,7 @@ def write_settings(
     bootstrap: str,
     topics: TopicSettings,
     extra: dict[str, Any] | None = None,
-    **sink: float | int,
+    **sink: float | int | str,
 ) -> Path:
     """A settings YAML for one worker: its own data dir and chdb path, its HTTP server (a sink alone
     serves on `worker.web_port + 1`) on a free port; `extra` sections are added as they are."""
@@ -112,6 +112,9 @@ def write_settings(
         "topics": topics.model_dump(),
         "store": {"url": "chdb://" + str(folder / "chdb")},
         "sink": {
+            # A consumer group per worker under test: members other tests left in a shared group
+            # would hold up its rebalances on the session broker.
+            "group_id": f"sink-{uuid.uuid4().hex[:8]}",
             "batch_max_messages": 50,
             "batch_max_wait_s": 0.2,
             "retry_initial_s": 0.1,

@@ -1,6 +1,6 @@
 """The sink worker with a `FaultInjectingStore` in front of its real chdb store (run as a script).
 
-Usage: python sink_worker.py SETTINGS.yaml STATUS.json OUTAGE_SECONDS GROUP
+Usage: python sink_worker.py SETTINGS.yaml STATUS.json OUTAGE_SECONDS (its group: `sink.group_id`)
 
 The first insert starts an outage of OUTAGE_SECONDS; the store's counters go to STATUS.json.
 """
@@ -20,7 +20,6 @@ from datatracing.pipeline.store import open_store
 
 def main() -> None:
     settings = load_settings(Path(sys.argv[1]))
-    workers.SINK_APP_ID = sys.argv[4]  # a consumer group of its own
     store = open_store(settings.store_url, retention_days=settings.store.retention_days)
     store.migrate()
     faulty = FaultInjectingStore(store, status_file=Path(sys.argv[2]))

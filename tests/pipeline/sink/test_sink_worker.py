@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from datatracing.pipeline.config import TopicSettings
-from datatracing.pipeline.runtime.workers import SINK_APP_ID
 from datatracing.pipeline.store import open_store
 from tests.pipeline.sink.sink_support import (
     SPANS_PER_MESSAGE,
@@ -53,13 +52,12 @@ def test_sink_worker_killed_mid_stream_restarted_stores_every_span_once(
 ) -> None:
     total = 2000
     produce(kafka_bootstrap, pipeline_topics.sampled, [trace_message(n) for n in range(total)])
-    config = write_settings(tmp_path, kafka_bootstrap, pipeline_topics)
+    group = f"sink-kill-{uuid.uuid4().hex[:8]}"
+    config = write_settings(tmp_path, kafka_bootstrap, pipeline_topics, group_id=group)
     args = ["-m", "datatracing.pipeline.cli", "worker", "sink", "--config", str(config)]
 
     def done() -> int:
-        return committed_total(
-            kafka_bootstrap, SINK_APP_ID, pipeline_topics.sampled, pipeline_topics.partitions
-        )
+        return committed_total(kafka_bootstrap, group, pipeline_topics.sampled, pipeline_topics.partitions)
 
     first = WorkerProcess(args, tmp_path / "worker-1.log")
     try:
@@ -93,9 +91,11 @@ def test_sink_worker_store_outage_pauses_consumption_then_resumes_without_loss(
     group = f"sink-outage-{uuid.uuid4().hex[:8]}"
     status = tmp_path / "status.json"
     produce(kafka_bootstrap, pipeline_topics.sampled, [trace_message(n) for n in range(before)])
-    config = write_settings(tmp_path, kafka_bootstrap, pipeline_topics, batch_max_messages=100)
+    config = write_settings(
+        tmp_path, kafka_bootstrap, pipeline_topics, batch_max_messages=100, group_id=group
+    )
     worker = WorkerProcess(
-        [str(WORKER_SCRIPT), str(config), str(status), str(outage_s), group], tmp_path / "worker.log"
+        [str(WORKER_SCRIPT), str(config), str(status), str(outage_s)], tmp_path / "worker.log"
     )
 
     def counters() -> dict[str, int]:

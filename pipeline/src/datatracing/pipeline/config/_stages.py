@@ -12,6 +12,8 @@ from datatracing.pipeline.errors import redact_url
 
 
 class SinkSettings(_Section):
+    #: The sink's consumer group on `sampled-spans` (two pipelines sharing a Kafka cluster need two).
+    group_id: str = Field(default="datatracing-sink", min_length=1)
     batch_max_spans: int = Field(default=20_000, ge=1)
     batch_max_messages: int = Field(default=2_000, ge=1)
     batch_max_wait_s: float = Field(default=1.0, gt=0)

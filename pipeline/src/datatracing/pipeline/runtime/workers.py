@@ -79,7 +79,7 @@ def build_store_app(settings: Settings, store: TraceStore, *, with_query: bool) 
 
     The app is producer-only: Faust hosts the worker (lifecycle, signals, the web server), while
     `SinkConsumerLoop` consumes `sampled-spans` in batches on a thread of its own (see `sink._loop`
-    for why not an agent's stream), in the consumer group `SINK_APP_ID`.
+    for why not an agent's stream), in the consumer group `sink.group_id`.
     """
     web_port = settings.query.port if with_query else settings.worker.web_port + 1
     app = make_faust_app(settings, SINK_APP_ID, web_port=web_port)
@@ -92,7 +92,7 @@ def build_store_app(settings: Settings, store: TraceStore, *, with_query: bool) 
         settings.sink,
         max_message_bytes=settings.kafka.max_message_bytes,
     )
-    config = kafka_consumer_config(settings.kafka, SINK_APP_ID)
+    config = kafka_consumer_config(settings.kafka, settings.sink.group_id)
 
     def crashed(exc: BaseException) -> None:
         # Called on the loop's thread: stop the whole worker (non-zero exit) rather than idle.
