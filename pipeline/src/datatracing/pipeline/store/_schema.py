@@ -71,6 +71,23 @@ def load_migrations(directory: Path | None = None) -> list[Migration]:
     return found
 
 
+def quoted_end(sql: str, start: int) -> int:
+    """The index just past the quote closing the literal or identifier opened at `start` (`'`, `"`
+    or a backtick; backslash escapes and doubled quotes inside), or -1 when it is not closed."""
+    quote, j, n = sql[start], start + 1, len(sql)
+    while j < n:
+        c = sql[j]
+        if c == "\\":
+            j += 2
+        elif c != quote:
+            j += 1
+        elif j + 1 < n and sql[j + 1] == quote:  # a doubled quote inside the literal
+            j += 2
+        else:
+            return j + 1
+    return -1
+
+
 def split_statements(sql: str) -> list[str]:
     """Split on `;` outside quotes, backticks and comments; drop empty and comment-only pieces."""
     statements: list[str] = []
@@ -92,20 +109,11 @@ def split_statements(sql: str) -> list[str]:
             i = end
             continue
         if ch in "'\"`":
-            j = i + 1
-            while j < n:
-                if sql[j] == "\\":
-                    j += 2
-                    continue
-                if sql[j] == ch:
-                    if j + 1 < n and sql[j + 1] == ch:  # doubled quote inside the literal
-                        j += 2
-                        continue
-                    break
-                j += 1
-            current.append(sql[i : j + 1])
+            end = quoted_end(sql, i)
+            end = n if end < 0 else end
+            current.append(sql[i:end])
             has_code = True
-            i = j + 1
+            i = end
             continue
         if ch == ";":
             if has_code:

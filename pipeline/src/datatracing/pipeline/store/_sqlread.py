@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 from datatracing.pipeline.errors import StoreError
 from datatracing.pipeline.store._backend import Backend
 from datatracing.pipeline.store._errors import StoreQueryError, error_code
+from datatracing.pipeline.store._schema import quoted_end
 
 __all__ = [
     "SqlColumn",
@@ -77,21 +78,11 @@ def _code_only(sql: str) -> str:
     while i < n:
         ch = sql[i]
         if ch in "'\"`":
-            j = i + 1
-            while j < n:
-                if sql[j] == "\\":
-                    j += 2
-                    continue
-                if sql[j] == ch:
-                    if j + 1 < n and sql[j + 1] == ch:  # a doubled quote inside the literal
-                        j += 2
-                        continue
-                    break
-                j += 1
-            if j >= n:
+            end = quoted_end(sql, i)
+            if end < 0:
                 raise ValueError("a quoted string or identifier is not closed")
             out.append(" ")
-            i = j + 1
+            i = end
         elif sql.startswith("--", i) or ch == "#":
             end = sql.find("\n", i)
             out.append(" ")
