@@ -198,7 +198,7 @@ class _Run:
             stored = stored_spans(self.stack.query_url)
         waited = time.monotonic() - started
         self.probes.stop()
-        self.probes.poll(force=True)
+        self.probes.poll()
         return stored, waited
 
     def close(self) -> None:
