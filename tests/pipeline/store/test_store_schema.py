@@ -30,6 +30,7 @@ ALL = [
     "0006_spans_layout.sql",
     "0007_compact_fresh_parts.sql",
     "0008_operations_by_writer.sql",
+    "0009_merge_selector.sql",
 ]
 
 

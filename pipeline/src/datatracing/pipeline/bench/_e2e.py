@@ -2,22 +2,25 @@
 
 The embedded stack (broker, sampler worker, store worker: the processes `datatracing up` runs,
 keep-all policy) takes load from an independent producer process (`_load`) in steps of rising rate
-(5k, 10k, 20k, ... spans/s, each `duration / steps` long). For each step the suite reports the rate
-the producer sent, the rate the store received (the sink's committed messages), the lag of each
-stage at mid-step and at the end (`_observe`: counted from what was produced or forwarded, never from
-high watermarks), the latency from a probe trace's produce to its being queryable through
-`GET /v1/traces/{id}` (p50/p95/p99, about two probes a second, polled on a thread of their own), and
-CPU per span of each process.
+(`RATES`: 5k, 7.5k, 10k, 12.5k, ... spans/s, each `duration / 6` long, 10 s by default). For each
+step the suite reports the rate the producer sent, the rate the store received (the sink's committed
+messages), the lag of each stage at mid-step and at the end (`_observe`: counted from what was
+produced or forwarded, never from high watermarks), the latency from a probe trace's produce to its
+being queryable through `GET /v1/traces/{id}` (p50/p95/p99, about two probes a second, watched on a
+thread of its own), and CPU per span of each process (the store worker's also split by thread:
+Python, the engine's merges, the rest of the engine).
 
 A step is sustained when, for both stages, the lag at its end is at most `LAG_BOUND_S` seconds of
 the step's rate beyond what the stage holds back by design (`STAGE_HOLD_S`: the sampler's wait after
 the root, the sink's batch wait and commit interval) and grew by at most `GROWTH_BOUND_S` seconds of
 it since mid-step, and the producer kept up. Stepping stops at the first step that is not
-sustained; `max_sustained_spans_per_s` is the highest sustained step.
+sustained; `max_sustained_spans_per_s` is the highest sustained step, and
+`saturated_delivered_spans_per_s` what the store received during the next one.
 
-A run of `SOAK_FROM_S` or more is a soak: after the steps it holds the highest sustained rate for the
-time left. Every run samples the processes' RSS every `RSS_EVERY_S` and reports it at the start, at
-minute 5 (when reached), at the end and at its peak. Then the suite waits until the store
+A run of `SOAK_FROM_S` or more is a soak: the steps are `STEP_S` long, then it holds
+`SOAK_FRACTION` of the highest sustained rate for the time left, sampling both stages' lag every
+`_load.TICK_MARK_S`. Every run samples the processes' RSS every `RSS_EVERY_S` and reports it at the
+start, at minute 5 (when reached), at the end and at its peak. Then the suite waits until the store
 holds every sent span, and measures the raw copy rate (consume + produce, no logic) on the same
 broker, over messages of the run.
 """
@@ -38,6 +41,7 @@ from datatracing.pipeline.bench._observe import (
     ProbeTracker,
     proc_cpu_s,
     proc_rss_bytes,
+    proc_thread_cpu_s,
     sampler_kept,
     stored_spans,
 )
@@ -49,7 +53,8 @@ from datatracing.pipeline.sampler import SamplerSettings
 
 __all__ = ["E2EPlan", "run_e2e"]
 
-RATES = (5_000, 10_000, 20_000, 40_000, 80_000, 160_000)
+#: Offered load per step, spans/s: a ladder fine enough (a quarter of 10k) to place the knee.
+RATES = (5_000, 7_500, 10_000, 12_500, 15_000, 17_500, 20_000, 25_000, 30_000, 40_000, 60_000, 80_000)
 QUICK_RATES = (1_000, 2_000, 4_000)
 LAG_BOUND_S = 2.0
 #: What each stage holds back by design before committing, in seconds of traffic: the sampler its
@@ -57,8 +62,14 @@ LAG_BOUND_S = 2.0
 STAGE_HOLD_S = (1.0, 1.5)
 GROWTH_BOUND_S = 0.5
 SOAK_FROM_S = 600.0
+#: A soak's steps last this long; a shorter run's last `duration / 6`.
+STEP_S = 10.0
+#: A soak holds this fraction of the highest sustained rate.
+SOAK_FRACTION = 0.5
 RSS_EVERY_S = 10.0
 WAIT_AFTER_ROOT_S = 1.0
+#: Latency p95 a step should keep past the sampler's wait after the root.
+LATENCY_GOAL_S = 3.0
 #: The sampler and sink consumer groups (the workers' Faust app ids).
 SAMPLER_GROUP = "datatracing-sampler"
 SINK_GROUP = "datatracing-sink"
@@ -76,7 +87,9 @@ class E2EPlan:
     def make(quick: bool, duration_s: float | None) -> E2EPlan:
         rates = QUICK_RATES if quick else RATES
         duration = duration_s if duration_s is not None else (9.0 if quick else 60.0)
-        return E2EPlan(rates, duration / len(rates), duration)
+        if quick:
+            return E2EPlan(rates, duration / len(rates), duration)
+        return E2EPlan(rates, STEP_S if duration >= SOAK_FROM_S else duration / 6, duration)
 
     @property
     def soak(self) -> bool:
@@ -94,7 +107,11 @@ class _Step:
     elapsed_s: float = 0.0
     lag_mid: tuple[int, int] = (0, 0)
     lag_end: tuple[int, int] = (0, 0)
+    #: (sampler, sink) lag every `TICK_MARK_S` of a long step.
+    lag_ticks: list[tuple[int, int]] = field(default_factory=list)
     cpu_s: dict[str, float] = field(default_factory=dict)
+    #: The store worker's CPU seconds by thread name.
+    store_threads_s: dict[str, float] = field(default_factory=dict)
 
     def sustained(self) -> bool:
         keeps_up = self.sent_spans >= 0.95 * self.rate * self.seconds
@@ -156,6 +173,7 @@ class _Run:
     def step(self, index: int, rate: float, seconds: float) -> _Step:
         result = _Step(rate, seconds)
         cpu0 = {name: proc_cpu_s(pid) for name, pid in self.pids.items()}
+        threads0 = proc_thread_cpu_s(self.pids["store"])
         written0, sent0 = self.sink_offsets.total(), self.sent[0]
         started = time.monotonic()
         self.load.run_step(index, rate, seconds)
@@ -169,6 +187,9 @@ class _Run:
             if where == "mid":
                 result.lag_mid = self.lags(messages)
                 continue
+            if where == "tick":
+                result.lag_ticks.append(self.lags(messages))
+                continue
             result.lag_end = self.lags(messages)
             self.sent, result.sent_s = (spans, messages), took_s
             break
@@ -178,6 +199,8 @@ class _Run:
         # stored ones (keep-all, one trace per message), without a count over the store.
         result.delivered_spans = round((self.written - written0) * self.spm)
         result.cpu_s = {name: proc_cpu_s(pid) - cpu0[name] for name, pid in self.pids.items()}
+        threads1 = proc_thread_cpu_s(self.pids["store"])
+        result.store_threads_s = {name: cpu - threads0.get(name, 0.0) for name, cpu in threads1.items()}
         return result
 
     def warm_up(self, timeout_s: float = 180.0) -> None:
@@ -251,7 +274,7 @@ def _run_steps(run: _Run, plan: E2EPlan) -> tuple[list[_Step], int]:
         best = index
     left = plan.duration_s - sum(s.seconds for s in steps)
     if plan.soak and best >= 0 and left > 0:
-        steps.append(run.step(len(steps), plan.rates[best], left))
+        steps.append(run.step(len(steps), plan.rates[best] * SOAK_FRACTION, left))
     return steps, best
 
 
@@ -266,11 +289,43 @@ def _figures(steps: list[_Step], best: int, latencies: dict[int, list[float]]) -
     step = steps[best]
     at_best = latencies.get(best, [])
     figures["max_sustained_spans_per_s"] = float(step.rate)
+    # The issue's latency goal (`LATENCY_GOAL_S` past the sampler's wait): the highest sustained
+    # step that also met it.
+    goal_ms = (WAIT_AFTER_ROOT_S + LATENCY_GOAL_S) * 1000
+    within = [steps[i].rate for i in range(best + 1) if figures[f"step{i}_latency_p95_ms"] <= goal_ms]
+    figures["latency_goal_ms"] = goal_ms
+    figures["max_within_latency_goal_spans_per_s"] = float(max(within, default=0))
+    if best + 1 < len(steps) and steps[best + 1].rate > step.rate:
+        # The first step past the knee: what the stack delivered when offered more than it sustains.
+        figures["saturated_delivered_spans_per_s"] = figures[f"step{best + 1}_delivered_spans_per_s"]
     for q in (50, 95, 99):
         figures[f"latency_p{q}_ms"] = round(percentile(at_best, q), 1) if at_best else 0.0
+    per_span = 1e6 / max(step.sent_spans, 1)
     for name, cpu in step.cpu_s.items():
-        figures[f"{name}_cpu_us_per_span"] = round(cpu * 1e6 / max(step.sent_spans, 1), 2)
+        figures[f"{name}_cpu_us_per_span"] = round(cpu * per_span, 2)
+    figures.update(_store_thread_figures(step, per_span))
+    soak = steps[-1]
+    if soak.lag_ticks:
+        figures["soak_spans_per_s"] = float(soak.rate)
+        figures["soak_s"] = round(soak.seconds, 1)
+        figures["soak_sampler_lag_max_spans"] = float(max(t[0] for t in soak.lag_ticks))
+        figures["soak_sink_lag_max_spans"] = float(max(t[1] for t in soak.lag_ticks))
     return figures
+
+
+def _store_thread_figures(step: _Step, per_span: float) -> dict[str, float]:
+    """The store worker's CPU per span split: Python threads, merges, the rest of the engine."""
+    threads = step.store_threads_s
+    if not threads:
+        return {}
+    python = sum(cpu for name, cpu in threads.items() if name.startswith("python"))
+    merges = threads.get("MergeMutate", 0.0)
+    engine = step.cpu_s.get("store", 0.0) - python - merges
+    return {
+        "store_python_cpu_us_per_span": round(python * per_span, 2),
+        "store_merges_cpu_us_per_span": round(merges * per_span, 2),
+        "store_engine_cpu_us_per_span": round(max(0.0, engine) * per_span, 2),
+    }
 
 
 def run_e2e(quick: bool, duration_s: float | None = None) -> dict[str, float]:

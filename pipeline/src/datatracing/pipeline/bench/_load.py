@@ -11,8 +11,9 @@ Protocol (two queues). Commands: `("run", step, spans_per_s, seconds)` produces 
 long; `("stop",)` flushes and ends. Reports: `("ready", spans_per_message)` once the pool is built;
 `("probe", step, trace_id, produced_at, spans)` for the message picked as a latency probe (about
 `probes_per_s` per second; `produced_at` is `time.time()` when it was handed to the producer);
-`("mark", step, where, spans, messages)` halfway through (`where` "mid") and at the end ("end") of a
-step with the totals produced so far and, at the end, the seconds the step took; `("done", spans,
+`("mark", step, where, spans, messages, seconds)` halfway through (`where` "mid"), every
+`TICK_MARK_S` of a longer step ("tick") and at the end ("end") of a step with the totals produced so
+far and, at the end, the seconds the step took; `("done", spans,
 messages)` after the final flush.
 """
 
@@ -33,6 +34,8 @@ __all__ = ["LoadProcess", "PoolMessage", "build_pool", "produce_loop"]
 
 #: Traces in the pool: enough variety of shapes, built in about a second.
 POOL_TRACES = 1_000
+#: A step longer than this also reports a "tick" mark this often (the soak samples lag over time).
+TICK_MARK_S = 30.0
 #: How often the pacing loop wakes up (the rate is exact over a step, not within a tick).
 _TICK_S = 0.005
 
@@ -74,6 +77,7 @@ def produce_loop(
         first_spans = spans
         next_probe = started
         marked_mid = False
+        next_tick = started + TICK_MARK_S
         while (now := time.monotonic()) - started < seconds:
             due = rate * (now - started)
             while spans - first_spans < due:
@@ -97,6 +101,9 @@ def produce_loop(
             if not marked_mid and now - started >= seconds / 2:
                 reports.put(("mark", step, "mid", spans, messages, 0.0))
                 marked_mid = True
+            if seconds > 2 * TICK_MARK_S and now >= next_tick:
+                reports.put(("mark", step, "tick", spans, messages, 0.0))
+                next_tick += TICK_MARK_S
             time.sleep(_TICK_S)
         producer.poll(0)
         reports.put(("mark", step, "end", spans, messages, time.monotonic() - started))

@@ -22,7 +22,15 @@ import httpx
 from confluent_kafka import Consumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
-__all__ = ["CommittedOffsets", "ProbeTracker", "proc_cpu_s", "proc_rss_bytes", "sampler_kept", "stored_spans"]
+__all__ = [
+    "CommittedOffsets",
+    "ProbeTracker",
+    "proc_cpu_s",
+    "proc_rss_bytes",
+    "proc_thread_cpu_s",
+    "sampler_kept",
+    "stored_spans",
+]
 
 _HEX32 = re.compile("[0-9a-f]{32}")
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -37,6 +45,29 @@ def proc_cpu_s(pid: int) -> float:
     # The command name (field 2) may hold spaces: fields are counted after its closing parenthesis.
     fields = stat.rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def proc_thread_cpu_s(pid: int) -> dict[str, float]:
+    """CPU seconds of process `pid`'s live threads, summed by thread name (`comm`).
+
+    The embedded ClickHouse names its threads by pool (`MergeMutate` for merges, `ThreadPool` for
+    query and insert pipelines, ...); Python threads keep the process's name. A thread that ended
+    is missing here but counted in `proc_cpu_s`.
+    """
+    by_name: dict[str, float] = {}
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return by_name
+    for task in tasks:
+        try:
+            stat = Path(f"/proc/{pid}/task/{task}/stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat.rsplit(")", 1)[1].split()
+        by_name[name] = by_name.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / _TICKS
+    return by_name
 
 
 def proc_rss_bytes(pid: int) -> int:

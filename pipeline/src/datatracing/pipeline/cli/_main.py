@@ -102,6 +102,12 @@ def demo(
     raise typer.Exit(run_demo(bootstrap, settings.topics.spans, _query_url(settings, None), traces, timeout))
 
 
+_DURATION_HELP = (
+    "e2e: seconds of load (default 60): each step lasts a sixth of it; from 600 on, 10 s steps, then "
+    "a soak at half the highest sustained rate for the rest."
+)
+
+
 @app.command()
 def bench(
     suite: Annotated[str, typer.Argument(help="e2e | sink | sampler | store | query | sdk")],
@@ -110,7 +116,7 @@ def bench(
         bool, typer.Option("--json", help="Also print one JSON object on the last line.")
     ] = False,
     size: Annotated[int | None, typer.Option(min=1, help="Suite size (spans), where it applies.")] = None,
-    duration: Annotated[float | None, typer.Option(min=1, help="e2e: seconds of load (default 60).")] = None,
+    duration: Annotated[float | None, typer.Option(min=1, help=_DURATION_HELP)] = None,
 ) -> None:
     """Run a benchmark suite and print its figures."""
     from datatracing.pipeline.bench import run_suite

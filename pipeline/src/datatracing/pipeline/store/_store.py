@@ -90,7 +90,7 @@ class ClickHouseTraceStore:
         >>> from datatracing.pipeline.store import open_store
         >>> store = open_store("chdb:///var/lib/datatracing")  # doctest: +SKIP
         >>> store.migrate()  # doctest: +SKIP
-        ['0001_spans.sql', '0002_traces.sql', ..., '0008_operations_by_writer.sql']
+        ['0001_spans.sql', '0002_traces.sql', ..., '0009_merge_selector.sql']
     """
 
     def __init__(
