@@ -151,12 +151,12 @@ def test_unknown_nested_environment_variable_one_line_naming_it(monkeypatch: pyt
 
 
 def test_bad_yaml_value_one_line_naming_file_and_field(tmp_path: Path) -> None:
-    config = _yaml(tmp_path, "sink:\n  batch_max_spans: 0\n")
+    config = _yaml(tmp_path, "sink:\n  batch_max_bytes: 0\n")
 
     with pytest.raises(ConfigError) as caught:
         load_settings(config)
 
-    assert _message(caught) == f"{config}: sink.batch_max_spans: Input should be greater than or equal to 1"
+    assert _message(caught) == f"{config}: sink.batch_max_bytes: Input should be greater than or equal to 1"
 
 
 def test_unknown_yaml_field_one_line_naming_it(tmp_path: Path) -> None:

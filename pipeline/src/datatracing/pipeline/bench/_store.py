@@ -16,7 +16,6 @@ from pathlib import Path
 from datatracing.pipeline.audit import SamplingAudit
 from datatracing.pipeline.bench._observe import proc_thread_cpu_s
 from datatracing.pipeline.bench._traffic import SHOP_SERVICES, TrafficShape, trace_messages
-from datatracing.pipeline.config import SinkSettings
 from datatracing.pipeline.store import ClickHouseTraceStore, TraceQuery, open_store
 
 __all__ = [
@@ -31,6 +30,8 @@ __all__ = [
 
 _SERVICES = dict(SHOP_SERVICES)
 _NAMES = list(_SERVICES)
+#: Spans per insert: a sink's batch at 20k spans/s (its `batch_max_wait_s` of 1 s cuts the batch).
+BATCH_SPANS = 20_000
 _AUDIT = SamplingAudit(policy="errors-or-slow", policy_version="3f2a9c1", sample_rate=10.0)
 
 
@@ -78,7 +79,7 @@ def _timed_ms(fn: object, *args: object) -> float:
 
 
 def load(store: ClickHouseTraceStore, messages: list[bytes]) -> dict[str, float]:
-    """Decode and insert in sink-sized batches (`SinkSettings.batch_max_spans`) with background
+    """Decode and insert in sink-sized batches (`BATCH_SPANS`) with background
     merges running, as in production; wait until the merges are quiet; then merge each table into
     one part (`merge_by_table`), so the reads that follow see the same layout whatever the merges did.
 
@@ -90,7 +91,7 @@ def load(store: ClickHouseTraceStore, messages: list[bytes]) -> dict[str, float]
     final `OPTIMIZE` is reported apart (`store_final_merge_cpu_us_per_span`): it merges what the
     background merges left, a cost that depends on when one looks.
     """
-    batch_spans = SinkSettings().batch_max_spans
+    batch_spans = BATCH_SPANS
     rows, inserts, wall, decode_cpu, insert_cpu = 0, 0, 0.0, 0.0, 0.0
     pending: list[bytes] = []
     pending_spans = 0

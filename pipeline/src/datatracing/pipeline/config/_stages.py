@@ -14,8 +14,10 @@ from datatracing.pipeline.errors import redact_url
 class SinkSettings(_Section):
     #: The sink's consumer group on `sampled-spans` (two pipelines sharing a Kafka cluster need two).
     group_id: str = Field(default="datatracing-sink", min_length=1)
-    batch_max_spans: int = Field(default=20_000, ge=1)
+    #: A batch (one insert) ends at this many messages, this many bytes of message values (checked
+    #: after each fetch of at most 200 messages), or this long after it began, whichever comes first.
     batch_max_messages: int = Field(default=2_000, ge=1)
+    batch_max_bytes: int = Field(default=32 * _MIB, ge=1)
     batch_max_wait_s: float = Field(default=1.0, gt=0)
     retry_initial_s: float = Field(default=0.2, gt=0)
     retry_max_s: float = Field(default=10.0, gt=0)

@@ -1,4 +1,5 @@
-"""The sink's consumption loop: one thread, one confluent-kafka consumer, one batch per `consume()`.
+"""The sink's consumption loop: one thread, one confluent-kafka consumer, batches bounded by count,
+bytes and time.
 
 Why not a Faust agent's stream: Faust turns every Kafka message into an event that travels through
 its conductor, stream and ack machinery, and that per-message path, not the store, capped the sink
@@ -6,13 +7,17 @@ its conductor, stream and ack machinery, and that per-message path, not the stor
 figures are in docs/performance.md). The Faust app still hosts the store worker (lifecycle, signals,
 the query API), as it hosts the sampler's loop.
 
-One round: `consume(batch_max_messages, timeout=batch_max_wait_s)` (librdkafka returns when the batch
-is full or the wait is over), `SinkWriter.write` (decode, insert, dead letters; it retries while the
-store is unavailable and does not return), then a synchronous commit of the batch's offsets. Offsets
-are committed only after the write returned: at least once, and a replayed batch carries the same
-deduplication token. No message is held across rounds, so a rebalance (whose callbacks run inside
-`consume()`) never finds a batch in flight. While a write retries, the loop does not consume:
-librdkafka's prefetch (`queued.max.messages.kbytes`) bounds memory.
+One round fills a batch with `consume()` calls of at most `_CHUNK` messages (fewer when the bytes
+left hold fewer at the batch's mean message size) until it holds `batch_max_messages` messages or
+`batch_max_bytes` bytes of values, or `batch_max_wait_s` has passed since the round began. Then
+`SinkWriter.write` (decode, insert, dead letters; it retries while the store is unavailable and does
+not return) and a synchronous commit of the batch's offsets. Offsets are committed only after the
+write returned: at least once, and a replayed batch carries the same deduplication token. A
+rebalance runs its callbacks inside `consume()`: when partitions are revoked the batch being filled
+is written and committed first, so the next owner starts after it; when they are lost (the group
+moved on without us), their messages are dropped from the batch unwritten, for the new owner replays
+them. While a write retries, the loop does not consume: librdkafka's prefetch
+(`queued.max.messages.kbytes`) bounds memory.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
@@ -33,6 +39,12 @@ log = logging.getLogger(__name__)
 __all__ = ["SinkConsumerLoop"]
 
 _Headers = Sequence[tuple[str, bytes | None]]
+
+#: Messages asked of librdkafka per `consume()` while a batch fills: few enough that the bytes bound
+#: is checked often, enough that the calls cost nothing next to the write.
+_CHUNK = 200
+#: The longest one `consume()` call waits, so `stop()` is noticed while a long batch wait runs.
+_STOP_CHECK_S = 0.5
 
 
 def _sink_message(message: Message) -> SinkMessage:
@@ -72,6 +84,10 @@ class SinkConsumerLoop:
         # Written by the loop's thread only, read by metrics scrapes (a dict swap is atomic).
         self._lag: dict[int, int] = {}
         self._committed: dict[int, int] = {}
+        # The batch being filled, and what a rebalance callback needs to write it.
+        self._pending: list[SinkMessage] = []
+        self._consumer: Consumer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def start(self) -> None:
         """Run the loop on a daemon thread."""
@@ -100,31 +116,52 @@ class SinkConsumerLoop:
 
     def run(self) -> None:
         consumer = Consumer(self.config)
-        consumer.subscribe([self.topic])
         # The writer is async (it runs blocking work on threads and sleeps between retries): it gets
         # an event loop of this thread's own, apart from the Faust app's.
         loop = asyncio.new_event_loop()
+        self._consumer, self._loop = consumer, loop
+        consumer.subscribe([self.topic], on_revoke=self._on_revoke, on_lost=self._on_lost)
         try:
             while not self._stop.is_set():
-                self._round(consumer, loop)
+                self._round(consumer)
         finally:
             # close() leaves the group: the next owner starts from the last commit.
             consumer.close()
             loop.close()
 
-    def _round(self, consumer: Consumer, loop: asyncio.AbstractEventLoop) -> None:
-        consumed = consumer.consume(self.settings.batch_max_messages, timeout=self.settings.batch_max_wait_s)
-        batch: list[SinkMessage] = []
-        for message in consumed:
-            error = message.error()
-            if error is None:
-                batch.append(_sink_message(message))
-            elif error.code() != KafkaError._PARTITION_EOF:
-                log.warning("consumer error: %s", error)
-        if not batch:
-            self._refresh_lag(consumer)
-            return
-        loop.run_until_complete(self.writer.write(batch))
+    def _round(self, consumer: Consumer) -> None:
+        self._fill(consumer)
+        if self._pending:
+            self._flush(consumer)
+        self._refresh_lag(consumer)
+
+    def _fill(self, consumer: Consumer) -> None:
+        """Consume into `_pending` until a bound of the batch is reached (see the module docstring)."""
+        settings = self.settings
+        deadline = time.monotonic() + settings.batch_max_wait_s
+        size = sum(len(m.value) for m in self._pending)
+        while len(self._pending) < settings.batch_max_messages and size < settings.batch_max_bytes:
+            left = deadline - time.monotonic()
+            if left <= 0 or self._stop.is_set():
+                return
+            # Ask for about as many messages as the bytes left hold at the mean size so far.
+            mean = size / len(self._pending) if self._pending else settings.batch_max_bytes
+            fits = max(1, int((settings.batch_max_bytes - size) / max(mean, 1.0)))
+            wanted = min(_CHUNK, settings.batch_max_messages - len(self._pending), fits)
+            for message in consumer.consume(wanted, timeout=min(left, _STOP_CHECK_S)):
+                error = message.error()
+                if error is None:
+                    item = _sink_message(message)
+                    self._pending.append(item)
+                    size += len(item.value)
+                elif error.code() != KafkaError._PARTITION_EOF:
+                    log.warning("consumer error: %s", error)
+
+    def _flush(self, consumer: Consumer) -> None:
+        """Write the pending batch, then commit its offsets."""
+        batch, self._pending = self._pending, []
+        assert self._loop is not None
+        self._loop.run_until_complete(self.writer.write(batch))
         ends: dict[int, int] = {}
         for m in batch:
             ends[m.partition] = max(ends.get(m.partition, -1), m.offset + 1)
@@ -137,7 +174,19 @@ class SinkConsumerLoop:
             log.warning("commit failed: %s", exc)
         else:
             self._committed.update(ends)
-        self._refresh_lag(consumer)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Runs inside consume(), on this thread: the batch is written and committed before the
+        # partitions go.
+        if self._pending:
+            self._flush(consumer)
+        gone = {tp.partition for tp in partitions if tp.topic == self.topic}
+        self._committed = {p: o for p, o in self._committed.items() if p not in gone}
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        gone = {tp.partition for tp in partitions if tp.topic == self.topic}
+        self._pending = [m for m in self._pending if m.partition not in gone]
+        self._committed = {p: o for p, o in self._committed.items() if p not in gone}
 
     def _refresh_lag(self, consumer: Consumer) -> None:
         # Cached watermarks come with every fetch response: no broker round trip.
