@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -107,41 +108,40 @@ def _owner_rows(h: Hierarchy) -> dict[str, pa.Array]:
     }
 
 
-_U64 = pa.uint64()
-_ONE = pa.scalar(1, _U64)
-_SHIFT = {n: pa.scalar(n, _U64) for n in (1, 2, 4, 56)}  # uint64 amounts keep the kernels unsigned
 _M1, _M2, _M4, _H01 = (
-    pa.scalar(m, _U64)
-    for m in (0x5555555555555555, 0x3333333333333333, 0x0F0F0F0F0F0F0F0F, 0x0101010101010101)
+    np.uint64(m) for m in (0x5555555555555555, 0x3333333333333333, 0x0F0F0F0F0F0F0F0F, 0x0101010101010101)
 )
 
 
-def _popcount(x: pa.Array) -> pa.Array:
-    """Set bits of each uint64 (the SWAR count; Arrow's unchecked arithmetic wraps like C)."""
-    x = pc.subtract(x, pc.bit_wise_and(pc.shift_right(x, _SHIFT[1]), _M1))
-    x = pc.add(pc.bit_wise_and(x, _M2), pc.bit_wise_and(pc.shift_right(x, _SHIFT[2]), _M2))
-    x = pc.bit_wise_and(pc.add(x, pc.shift_right(x, _SHIFT[4])), _M4)
-    return pc.shift_right(pc.multiply(x, _H01), _SHIFT[56])
+def _popcount(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """Set bits of each uint64 (the SWAR count; numpy's uint64 arithmetic wraps like C)."""
+    x = x - ((x >> np.uint64(1)) & _M1)
+    x = (x & _M2) + ((x >> np.uint64(2)) & _M2)
+    x = (x + (x >> np.uint64(4))) & _M4
+    return (x * _H01) >> np.uint64(56)
 
 
 def _repeated_keys(lists: pa.Array, owner_row: pa.Array) -> pa.Array:
     """Rows owning a list that holds a key twice.
 
-    With at most 64 distinct keys in the batch (the usual case), key number k adds 2**k to its
-    list's sum: a list of n keys is free of repeats exactly when the sum has n bits set (a repeat
-    carries, and carries only lose bits, also past bit 63). Otherwise (list, key) pairs are hashed.
+    With at most 64 distinct keys in the batch (the usual case), key number k is bit k: a list of
+    n keys is free of repeats exactly when the OR of its keys' bits has n bits set (one pass over
+    the keys in numpy). Otherwise (list, key) pairs are hashed.
     """
     keys = _field(lists.flatten(), "key")
     if len(keys) < 2:
         return pa.array([], pa.int64())
     encoded = pc.dictionary_encode(keys)
     if len(encoded.dictionary) <= 64:
-        bits = pc.shift_left(_ONE, encoded.indices.cast(_U64))
-        running = pa.concat_arrays([pa.array([0], _U64), pc.cumulative_sum(bits)])
-        offsets = _offsets(lists)
-        sums = pc.subtract(pc.take(running, offsets[1:]), pc.take(running, offsets[:-1]))
-        repeats = pc.not_equal(_popcount(sums), pc.list_value_length(lists).cast(_U64))
-        return pc.filter(owner_row, repeats)
+        offsets = _offsets(lists).to_numpy()
+        lengths = np.diff(offsets)
+        filled = np.flatnonzero(lengths)
+        bits = np.left_shift(np.uint64(1), encoded.indices.to_numpy().astype(np.uint64))
+        seen = np.zeros(len(lengths), np.uint64)
+        # Only the non-empty lists: their starts ascend strictly, so each OR stops at the next one.
+        seen[filled] = np.bitwise_or.reduceat(bits, offsets[filled])
+        repeats = _popcount(seen) != lengths.astype(np.uint64)
+        return pc.filter(owner_row, pa.array(repeats))
     parent = pc.list_parent_indices(lists)
     codes = encoded.indices.cast(pa.int64())
     pairs = pc.add(pc.multiply(parent.cast(pa.int64()), len(keys)), codes)
