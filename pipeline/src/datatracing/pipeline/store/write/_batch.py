@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -89,22 +90,24 @@ def _staged(
     """Columns of the messages the engine path takes, and the indexes left to Python."""
     try:
         nested = stage.parse([payload for payload, _ in messages])
-        index = nested.column("dt_index").to_pylist()
         hierarchy = Hierarchy(nested)
         flagged = needs_python(hierarchy)
     except (StageError, pa.ArrowInvalid) as exc:
         # Unparseable bytes or bad UTF-8 somewhere: Python finds which message and says why.
         log.debug("engine decoding failed, decoding %d messages in Python: %s", len(messages), exc)
         return None, list(range(len(messages)))
-    keep = [row not in flagged and 0 <= i < len(messages) for row, i in enumerate(index)]
-    taken = {i for i, kept in zip(index, keep, strict=True) if kept}
-    if len(taken) != sum(keep):  # a message twice: never expected from the engine, so trust Python
+    index = nested.column("dt_index").to_numpy().astype(np.int64)
+    keep = ~flagged & (index >= 0) & (index < len(messages))
+    taken = index[keep]
+    left = np.ones(len(messages), np.bool_)
+    left[taken] = False
+    if len(taken) + int(left.sum()) != len(messages):
+        # A message twice: never expected from the engine, so trust Python.
         return None, list(range(len(messages)))
-    rest = [i for i in range(len(messages)) if i not in taken]
     audits = [audit for _, audit in messages]
-    if not all(keep):
-        hierarchy = Hierarchy(nested.filter(pa.array(keep, pa.bool_())))
-    return flatten(hierarchy, audits), rest
+    if not keep.all():
+        hierarchy = Hierarchy(nested.filter(pa.array(keep)))
+    return flatten(hierarchy, audits), np.flatnonzero(left).tolist()
 
 
 class SpanBatch:
