@@ -33,11 +33,22 @@ _ZERO8 = pa.scalar(b"\x00" * 8, pa.binary(8))
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
+def _ids(trace_id: pa.Array, span_id: pa.Array) -> pa.Array:
+    """(trace id, span id) as one 24-byte value per row: the fixed-width buffers side by side."""
+    if trace_id.null_count or span_id.null_count:  # never from the decoders
+        return pc.binary_join_element_wise(trace_id.cast(pa.binary()), span_id.cast(pa.binary()), b"")
+    n = len(trace_id)
+    tid = np.frombuffer(trace_id.buffers()[1], np.uint8, count=n * 16, offset=trace_id.offset * 16)
+    sid = np.frombuffer(span_id.buffers()[1], np.uint8, count=n * 8, offset=span_id.offset * 8)
+    joined = np.hstack([tid.reshape(n, 16), sid.reshape(n, 8)])
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(24), n, [None, pa.py_buffer(joined)])
+
+
 def _parent_services(arrays: dict[str, pa.Array]) -> pa.Array:
     """Service of each span's parent when the parent is in the batch, else ''."""
-    tid = arrays["trace_id"].cast(pa.binary())
-    own = pc.binary_join_element_wise(tid, arrays["span_id"].cast(pa.binary()), b"")
-    wanted = pc.binary_join_element_wise(tid, arrays["parent_span_id"].cast(pa.binary()), b"")
+    tid = arrays["trace_id"]
+    own = _ids(tid, arrays["span_id"])
+    wanted = _ids(tid, arrays["parent_span_id"])
     found = pc.take(arrays["service"], pc.index_in(wanted, value_set=own)).fill_null("")
     return pc.if_else(pc.equal(arrays["parent_span_id"], _ZERO8), "", found)
 

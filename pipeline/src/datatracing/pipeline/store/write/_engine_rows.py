@@ -34,8 +34,10 @@ _STR = pa.string()
 FlatBatch = dict[str, pa.Array]
 
 
-def _field(array: pa.Array, name: str) -> pa.Array:
-    return pc.struct_field(array, name)
+def _field(array: pa.StructArray, name: str) -> pa.Array:
+    """A struct's child, sliced as the struct is (the engine's tuples are never null; the kernel,
+    which also merges nulls, is there for arrays that have them)."""
+    return array.field(name) if array.null_count == 0 else pc.struct_field(array, name)
 
 
 def _children(lists: pa.Array) -> tuple[pa.Array, pa.Array]:
