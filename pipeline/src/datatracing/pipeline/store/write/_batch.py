@@ -38,6 +38,8 @@ def _ids(trace_id: pa.Array, span_id: pa.Array) -> pa.Array:
     if trace_id.null_count or span_id.null_count:  # never from the decoders
         return pc.binary_join_element_wise(trace_id.cast(pa.binary()), span_id.cast(pa.binary()), b"")
     n = len(trace_id)
+    if n == 0:
+        return pa.array([], pa.binary(24))
     tid = np.frombuffer(trace_id.buffers()[1], np.uint8, count=n * 16, offset=trace_id.offset * 16)
     sid = np.frombuffer(span_id.buffers()[1], np.uint8, count=n * 8, offset=span_id.offset * 8)
     joined = np.hstack([tid.reshape(n, 16), sid.reshape(n, 8)])
