@@ -1,11 +1,11 @@
 """Nested Arrow rows of `write._engine` (one per OTLP message) into the flat columns of `spans`.
 
-Every step is an Arrow kernel over a whole batch; Python only touches the rare values that need
-`_values`'s exact text (doubles, bytes, and event, link and scope attributes). The result is row for
-row what `write._python` builds from the same messages (a property test holds the two to it). Messages
-this path does not take are reported instead: spans breaking `datatracing.wire`'s rules (checked
-here with its constants; Python refuses them with the rules' reason), repeated keys, and values the
-stage does not read (arrays, key/value lists).
+Every step is a vectorised pass (Arrow kernels, numpy) over a whole batch; Python only touches the
+rare values that need `_values`'s exact text (doubles, bytes, and event, link and scope attributes).
+The result is row for row what `write._python` builds from the same messages (a property test holds
+the two to it). Messages this path does not take are reported instead: spans breaking
+`datatracing.wire`'s rules (checked here with its constants; Python refuses them with the rules'
+reason), repeated keys, and values the stage does not read (arrays, key/value lists).
 """
 
 from __future__ import annotations
