@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -32,11 +33,24 @@ _ZERO8 = pa.scalar(b"\x00" * 8, pa.binary(8))
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
+def _ids(trace_id: pa.Array, span_id: pa.Array) -> pa.Array:
+    """(trace id, span id) as one 24-byte value per row: the fixed-width buffers side by side."""
+    if trace_id.null_count or span_id.null_count:  # never from the decoders
+        return pc.binary_join_element_wise(trace_id.cast(pa.binary()), span_id.cast(pa.binary()), b"")
+    n = len(trace_id)
+    if n == 0:
+        return pa.array([], pa.binary(24))
+    tid = np.frombuffer(trace_id.buffers()[1], np.uint8, count=n * 16, offset=trace_id.offset * 16)
+    sid = np.frombuffer(span_id.buffers()[1], np.uint8, count=n * 8, offset=span_id.offset * 8)
+    joined = np.hstack([tid.reshape(n, 16), sid.reshape(n, 8)])
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(24), n, [None, pa.py_buffer(joined)])
+
+
 def _parent_services(arrays: dict[str, pa.Array]) -> pa.Array:
     """Service of each span's parent when the parent is in the batch, else ''."""
-    tid = arrays["trace_id"].cast(pa.binary())
-    own = pc.binary_join_element_wise(tid, arrays["span_id"].cast(pa.binary()), b"")
-    wanted = pc.binary_join_element_wise(tid, arrays["parent_span_id"].cast(pa.binary()), b"")
+    tid = arrays["trace_id"]
+    own = _ids(tid, arrays["span_id"])
+    wanted = _ids(tid, arrays["parent_span_id"])
     found = pc.take(arrays["service"], pc.index_in(wanted, value_set=own)).fill_null("")
     return pc.if_else(pc.equal(arrays["parent_span_id"], _ZERO8), "", found)
 
@@ -89,22 +103,24 @@ def _staged(
     """Columns of the messages the engine path takes, and the indexes left to Python."""
     try:
         nested = stage.parse([payload for payload, _ in messages])
-        index = nested.column("dt_index").to_pylist()
         hierarchy = Hierarchy(nested)
         flagged = needs_python(hierarchy)
     except (StageError, pa.ArrowInvalid) as exc:
         # Unparseable bytes or bad UTF-8 somewhere: Python finds which message and says why.
         log.debug("engine decoding failed, decoding %d messages in Python: %s", len(messages), exc)
         return None, list(range(len(messages)))
-    keep = [row not in flagged and 0 <= i < len(messages) for row, i in enumerate(index)]
-    taken = {i for i, kept in zip(index, keep, strict=True) if kept}
-    if len(taken) != sum(keep):  # a message twice: never expected from the engine, so trust Python
+    index = nested.column("dt_index").to_numpy().astype(np.int64)
+    keep = ~flagged & (index >= 0) & (index < len(messages))
+    taken = index[keep]
+    left = np.ones(len(messages), np.bool_)
+    left[taken] = False
+    if len(taken) + int(left.sum()) != len(messages):
+        # A message twice: never expected from the engine, so trust Python.
         return None, list(range(len(messages)))
-    rest = [i for i in range(len(messages)) if i not in taken]
     audits = [audit for _, audit in messages]
-    if not all(keep):
-        hierarchy = Hierarchy(nested.filter(pa.array(keep, pa.bool_())))
-    return flatten(hierarchy, audits), rest
+    if not keep.all():
+        hierarchy = Hierarchy(nested.filter(pa.array(keep)))
+    return flatten(hierarchy, audits), np.flatnonzero(left).tolist()
 
 
 class SpanBatch:

@@ -1,19 +1,20 @@
 """Nested Arrow rows of `write._engine` (one per OTLP message) into the flat columns of `spans`.
 
-Every step is an Arrow kernel over a whole batch; Python only touches the rare values that need
-`_values`'s exact text (doubles, bytes, and event, link and scope attributes). The result is row for
-row what `write._python` builds from the same messages (a property test holds the two to it). Messages
-this path does not take are reported instead: spans breaking `datatracing.wire`'s rules (checked
-here with its constants; Python refuses them with the rules' reason), repeated keys, and values the
-stage does not read (arrays, key/value lists).
+Every step is a vectorised pass (Arrow kernels, numpy) over a whole batch; Python only touches the
+rare values that need `_values`'s exact text (doubles, bytes, and event, link and scope attributes).
+The result is row for row what `write._python` builds from the same messages (a property test holds
+the two to it). Messages this path does not take are reported instead: spans breaking
+`datatracing.wire`'s rules (checked here with its constants; Python refuses them with the rules'
+reason), repeated keys, and values the stage does not read (arrays, key/value lists).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -33,8 +34,10 @@ _STR = pa.string()
 FlatBatch = dict[str, pa.Array]
 
 
-def _field(array: pa.Array, name: str) -> pa.Array:
-    return pc.struct_field(array, name)
+def _field(array: pa.StructArray, name: str) -> pa.Array:
+    """A struct's child, sliced as the struct is (the engine's tuples are never null; the kernel,
+    which also merges nulls, is there for arrays that have them)."""
+    return array.field(name) if array.null_count == 0 else pc.struct_field(array, name)
 
 
 def _children(lists: pa.Array) -> tuple[pa.Array, pa.Array]:
@@ -83,6 +86,14 @@ class Hierarchy:
             "link": _field(self.links, "attributes"),
         }
         self._pairs: dict[str, tuple[pa.Array, Values]] = {}
+        self._texts: dict[str, pa.Array] = {}
+
+    def text(self, name: str) -> pa.Array:
+        """One string field of `_TEXT_FIELDS` as text, cast once for both passes; raises
+        `pa.ArrowInvalid` on bad UTF-8."""
+        if name not in self._texts:
+            self._texts[name] = _text(_TEXT_FIELDS[name](self))
+        return self._texts[name]
 
     def pairs(self, owner: str) -> tuple[pa.Array, Values]:
         """Keys (as text) and decoded values of one key/value list column, decoded once for both
@@ -91,6 +102,18 @@ class Hierarchy:
             kvs = self.attributes[owner].flatten()
             self._pairs[owner] = (_text(_field(kvs, "key")), decode_values(_field(kvs, "value")))
         return self._pairs[owner]
+
+
+#: The string fields that are checked for UTF-8 and stored as text, by name.
+_TEXT_FIELDS: dict[str, Callable[[Hierarchy], pa.Array]] = {
+    "scope.name": lambda h: _field(_field(h.scopes, "scope"), "name"),
+    "scope.version": lambda h: _field(_field(h.scopes, "scope"), "version"),
+    "span.name": lambda h: _field(h.spans, "name"),
+    "span.trace_state": lambda h: _field(h.spans, "trace_state"),
+    "span.status_message": lambda h: _field(_field(h.spans, "status"), "message"),
+    "event.name": lambda h: _field(h.events, "name"),
+    "link.trace_state": lambda h: _field(h.links, "trace_state"),
+}
 
 
 # --- which messages Python must decode -------------------------------------------------------------
@@ -107,41 +130,40 @@ def _owner_rows(h: Hierarchy) -> dict[str, pa.Array]:
     }
 
 
-_U64 = pa.uint64()
-_ONE = pa.scalar(1, _U64)
-_SHIFT = {n: pa.scalar(n, _U64) for n in (1, 2, 4, 56)}  # uint64 amounts keep the kernels unsigned
 _M1, _M2, _M4, _H01 = (
-    pa.scalar(m, _U64)
-    for m in (0x5555555555555555, 0x3333333333333333, 0x0F0F0F0F0F0F0F0F, 0x0101010101010101)
+    np.uint64(m) for m in (0x5555555555555555, 0x3333333333333333, 0x0F0F0F0F0F0F0F0F, 0x0101010101010101)
 )
 
 
-def _popcount(x: pa.Array) -> pa.Array:
-    """Set bits of each uint64 (the SWAR count; Arrow's unchecked arithmetic wraps like C)."""
-    x = pc.subtract(x, pc.bit_wise_and(pc.shift_right(x, _SHIFT[1]), _M1))
-    x = pc.add(pc.bit_wise_and(x, _M2), pc.bit_wise_and(pc.shift_right(x, _SHIFT[2]), _M2))
-    x = pc.bit_wise_and(pc.add(x, pc.shift_right(x, _SHIFT[4])), _M4)
-    return pc.shift_right(pc.multiply(x, _H01), _SHIFT[56])
+def _popcount(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """Set bits of each uint64 (the SWAR count; numpy's uint64 arithmetic wraps like C)."""
+    x = x - ((x >> np.uint64(1)) & _M1)
+    x = (x & _M2) + ((x >> np.uint64(2)) & _M2)
+    x = (x + (x >> np.uint64(4))) & _M4
+    return (x * _H01) >> np.uint64(56)
 
 
 def _repeated_keys(lists: pa.Array, owner_row: pa.Array) -> pa.Array:
     """Rows owning a list that holds a key twice.
 
-    With at most 64 distinct keys in the batch (the usual case), key number k adds 2**k to its
-    list's sum: a list of n keys is free of repeats exactly when the sum has n bits set (a repeat
-    carries, and carries only lose bits, also past bit 63). Otherwise (list, key) pairs are hashed.
+    With at most 64 distinct keys in the batch (the usual case), key number k is bit k: a list of
+    n keys is free of repeats exactly when the OR of its keys' bits has n bits set (one pass over
+    the keys in numpy). Otherwise (list, key) pairs are hashed.
     """
     keys = _field(lists.flatten(), "key")
     if len(keys) < 2:
         return pa.array([], pa.int64())
     encoded = pc.dictionary_encode(keys)
     if len(encoded.dictionary) <= 64:
-        bits = pc.shift_left(_ONE, encoded.indices.cast(_U64))
-        running = pa.concat_arrays([pa.array([0], _U64), pc.cumulative_sum(bits)])
-        offsets = _offsets(lists)
-        sums = pc.subtract(pc.take(running, offsets[1:]), pc.take(running, offsets[:-1]))
-        repeats = pc.not_equal(_popcount(sums), pc.list_value_length(lists).cast(_U64))
-        return pc.filter(owner_row, repeats)
+        offsets = _offsets(lists).to_numpy()
+        lengths = np.diff(offsets)
+        filled = np.flatnonzero(lengths)
+        bits = np.left_shift(np.uint64(1), encoded.indices.to_numpy().astype(np.uint64))
+        seen = np.zeros(len(lengths), np.uint64)
+        # Only the non-empty lists: their starts ascend strictly, so each OR stops at the next one.
+        seen[filled] = np.bitwise_or.reduceat(bits, offsets[filled])
+        repeats = _popcount(seen) != lengths.astype(np.uint64)
+        return pc.filter(owner_row, pa.array(repeats))
     parent = pc.list_parent_indices(lists)
     codes = encoded.indices.cast(pa.int64())
     pairs = pc.add(pc.multiply(parent.cast(pa.int64()), len(keys)), codes)
@@ -168,13 +190,12 @@ def _bad_id(ids: pa.Array, size: int, zero: pa.Scalar) -> pa.Array:
     return pc.or_(pc.not_equal(pc.binary_length(ids), size), pc.equal(ids, zero))
 
 
-def needs_python(h: Hierarchy) -> set[int]:
-    """Stage rows (positions) Python must decode; raises `pa.ArrowInvalid` on bad UTF-8 anywhere.
+def needs_python(h: Hierarchy) -> npt.NDArray[np.bool_]:
+    """Which stage rows Python must decode (a mask); raises `pa.ArrowInvalid` on bad UTF-8 anywhere.
 
     Rows without spans are among them: the engine reads some malformed bytes (field number 0, say)
     as an empty message where the protobuf runtime refuses them, and only Python gives the reason.
     """
-    spanless = set(range(h.table.num_rows)) - set(pc.unique(h.span_row).to_pylist())
     spans = h.spans
     pid = _field(spans, "parent_span_id")
     start, end = _field(spans, "start_time_unix_nano"), _field(spans, "end_time_unix_nano")
@@ -184,26 +205,21 @@ def needs_python(h: Hierarchy) -> set[int]:
     )
     bad = pc.or_(bad, pc.and_(pc.not_equal(pc.binary_length(pid), 0), _bad_id(pid, SPAN_ID_BYTES, _ZERO8)))
     bad = pc.or_(bad, pc.or_(pc.less(end, start), pc.greater(start, _MAX_START)))
-    links, events = h.links, h.events
+    links = h.links
     bad_link = pc.or_(
         _bad_id(_field(links, "trace_id"), TRACE_ID_BYTES, _ZERO16),
         _bad_id(_field(links, "span_id"), SPAN_ID_BYTES, _ZERO8),
     )
     rows = [pc.filter(h.span_row, bad), pc.filter(pc.take(h.span_row, h.link_span), bad_link)]
-    scope = _field(h.scopes, "scope")
-    for strings in (
-        _field(scope, "name"),
-        _field(scope, "version"),
-        _field(spans, "name"),
-        _field(spans, "trace_state"),
-        _field(_field(spans, "status"), "message"),
-        _field(events, "name"),
-        _field(links, "trace_state"),
-    ):
-        _text(strings)
+    for name in _TEXT_FIELDS:
+        h.text(name)
     for owner, owner_row in _owner_rows(h).items():
         rows.extend(_list_rows(h, owner, owner_row))
-    return spanless | {int(row) for array in rows for row in pc.unique(array).to_pylist()}
+    flagged = np.zeros(h.table.num_rows, np.bool_)
+    flagged[np.concatenate([array.to_numpy() for array in rows])] = True
+    has_spans = np.zeros(h.table.num_rows, np.bool_)
+    has_spans[h.span_row.to_numpy()] = True
+    return flagged | ~has_spans
 
 
 # --- values ---------------------------------------------------------------------------------------
@@ -290,10 +306,10 @@ def flatten(h: Hierarchy, audits: Sequence[SamplingAudit]) -> FlatBatch:
         "trace_id": _field(spans, "trace_id").cast(pa.binary(16)),
         "span_id": _field(spans, "span_id").cast(pa.binary(8)),
         "parent_span_id": pc.if_else(pc.equal(pc.binary_length(pid), 0), _ZERO8, pid).cast(pa.binary(8)),
-        "trace_state": _text(_field(spans, "trace_state")),
+        "trace_state": h.text("span.trace_state"),
         "flags": _field(spans, "flags"),
         "service": per_resource(_service(h)),
-        "name": _text(_field(spans, "name")),
+        "name": h.text("span.name"),
         "kind": pc.if_else(pc.and_(pc.greater_equal(kind, 0), pc.less_equal(kind, 5)), kind, 0).cast(
             pa.int8()
         ),
@@ -301,7 +317,7 @@ def flatten(h: Hierarchy, audits: Sequence[SamplingAudit]) -> FlatBatch:
         "status_code": pc.if_else(pc.and_(pc.greater_equal(code, 0), pc.less_equal(code, 2)), code, 0).cast(
             pa.int8()
         ),
-        "status_message": _text(_field(status, "message")),
+        "status_message": h.text("span.status_message"),
         "attributes": text,
         "attribute_types": types,
         "dropped_attributes_count": _field(spans, "dropped_attributes_count"),
@@ -310,18 +326,18 @@ def flatten(h: Hierarchy, audits: Sequence[SamplingAudit]) -> FlatBatch:
         "resource_dropped_attributes_count": per_resource(
             _field(_field(res, "resource"), "dropped_attributes_count")
         ),
-        "scope_name": per_scope(_text(_field(scope, "name"))),
-        "scope_version": per_scope(_text(_field(scope, "version"))),
+        "scope_name": per_scope(h.text("scope.name")),
+        "scope_version": per_scope(h.text("scope.version")),
         "scope_attributes": per_scope(_json_each(_field(scope, "attributes"))),
         "scope_dropped_attributes_count": per_scope(_field(scope, "dropped_attributes_count")),
         "events.time_unix_nano": _nested(ev_lists, _field(events, "time_unix_nano")),
-        "events.name": _nested(ev_lists, _text(_field(events, "name"))),
+        "events.name": _nested(ev_lists, h.text("event.name")),
         "events.attributes": _nested(ev_lists, _json_each(_field(events, "attributes"))),
         "events.dropped_attributes_count": _nested(ev_lists, _field(events, "dropped_attributes_count")),
         "dropped_events_count": _field(spans, "dropped_events_count"),
         "links.trace_id": _nested(lk_lists, _field(links, "trace_id").cast(pa.binary(16))),
         "links.span_id": _nested(lk_lists, _field(links, "span_id").cast(pa.binary(8))),
-        "links.trace_state": _nested(lk_lists, _text(_field(links, "trace_state"))),
+        "links.trace_state": _nested(lk_lists, h.text("link.trace_state")),
         "links.flags": _nested(lk_lists, _field(links, "flags")),
         "links.attributes": _nested(lk_lists, _json_each(_field(links, "attributes"))),
         "links.dropped_attributes_count": _nested(lk_lists, _field(links, "dropped_attributes_count")),
