@@ -39,6 +39,7 @@ from datatracing.pipeline.bench._load import LoadProcess
 from datatracing.pipeline.bench._observe import (
     CommittedOffsets,
     ProbeTracker,
+    mem_available_bytes,
     proc_cpu_s,
     proc_rss_bytes,
     proc_thread_cpu_s,
@@ -66,6 +67,9 @@ SOAK_FROM_S = 600.0
 STEP_S = 10.0
 #: A soak holds this fraction of the highest sustained rate.
 SOAK_FRACTION = 0.5
+#: A soak's rate is also capped so that the embedded broker's growth stays within this share of the
+#: memory available when the soak starts (see `_Run.broker_memory_rate`).
+BROKER_MEMORY_SHARE = 0.6
 RSS_EVERY_S = 10.0
 WAIT_AFTER_ROOT_S = 1.0
 #: Latency p95 a step should keep past the sampler's wait after the root.
@@ -140,6 +144,26 @@ class _Run:
         self.sent = (0, 0)
         #: Messages the sink committed (so stored) at the last `lags` call.
         self.written = 0
+        #: The broker's RSS growth per span sent, when a soak measured it.
+        self.broker_bytes_per_span = 0.0
+
+    def broker_memory_rate(self, seconds: float) -> float:
+        """The highest rate (spans/s, a multiple of 500) whose traffic the embedded broker can hold
+        for `seconds` within `BROKER_MEMORY_SHARE` of the memory available now.
+
+        tansu's memory storage keeps every record produced (it has no retention, and does not
+        implement `DeleteRecords`), so its RSS grows with the traffic; the growth per span so far
+        (produced and forwarded records, offsets and indexes) is projected over the soak.
+        """
+        samples = self.rss.get("broker", [])
+        grown = proc_rss_bytes(self.pids["broker"]) - (samples[0][1] if samples else 0)
+        per_span = grown / max(self.sent[0], 1)
+        available = mem_available_bytes()
+        if per_span <= 0 or available <= 0:
+            return float("inf")
+        self.broker_bytes_per_span = per_span
+        rate = BROKER_MEMORY_SHARE * available / (per_span * seconds)
+        return max(500.0, rate // 500 * 500)
 
     def add_pid(self, name: str, pid: int | None) -> None:
         if pid is not None:
@@ -274,7 +298,8 @@ def _run_steps(run: _Run, plan: E2EPlan) -> tuple[list[_Step], int]:
         best = index
     left = plan.duration_s - sum(s.seconds for s in steps)
     if plan.soak and best >= 0 and left > 0:
-        steps.append(run.step(len(steps), plan.rates[best] * SOAK_FRACTION, left))
+        soak_rate = min(plan.rates[best] * SOAK_FRACTION, run.broker_memory_rate(left))
+        steps.append(run.step(len(steps), soak_rate, left))
     return steps, best
 
 
@@ -352,6 +377,9 @@ def run_e2e(quick: bool, duration_s: float | None = None) -> dict[str, float]:
                 steps, best = _run_steps(run, plan)
                 stored, drain_s = run.drain(timeout_s=300.0)
                 figures = _figures(steps, best, run.probes.latencies_ms)
+                if run.broker_bytes_per_span:
+                    figures["broker_rss_bytes_per_span"] = round(run.broker_bytes_per_span, 1)
+                    figures["soak_half_max_spans_per_s"] = plan.rates[best] * SOAK_FRACTION
                 figures.update(_rss_figures(run.rss))
                 sent_spans, sent_messages = run.sent
             finally:

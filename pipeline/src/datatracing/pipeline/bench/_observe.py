@@ -25,6 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 __all__ = [
     "CommittedOffsets",
     "ProbeTracker",
+    "mem_available_bytes",
     "proc_cpu_s",
     "proc_rss_bytes",
     "proc_thread_cpu_s",
@@ -68,6 +69,17 @@ def proc_thread_cpu_s(pid: int) -> dict[str, float]:
         fields = stat.rsplit(")", 1)[1].split()
         by_name[name] = by_name.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / _TICKS
     return by_name
+
+
+def mem_available_bytes() -> int:
+    """The machine's `MemAvailable` in bytes (`/proc/meminfo`); 0 when unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 def proc_rss_bytes(pid: int) -> int:

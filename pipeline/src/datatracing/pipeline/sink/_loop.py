@@ -84,9 +84,9 @@ class SinkConsumerLoop:
         # Written by the loop's thread only, read by metrics scrapes (a dict swap is atomic).
         self._lag: dict[int, int] = {}
         self._committed: dict[int, int] = {}
-        # The batch being filled, and what a rebalance callback needs to write it.
+        # The batch being filled, and the event loop its write runs on (a rebalance callback writes
+        # it too).
         self._pending: list[SinkMessage] = []
-        self._consumer: Consumer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def start(self) -> None:
@@ -119,7 +119,7 @@ class SinkConsumerLoop:
         # The writer is async (it runs blocking work on threads and sleeps between retries): it gets
         # an event loop of this thread's own, apart from the Faust app's.
         loop = asyncio.new_event_loop()
-        self._consumer, self._loop = consumer, loop
+        self._loop = loop
         consumer.subscribe([self.topic], on_revoke=self._on_revoke, on_lost=self._on_lost)
         try:
             while not self._stop.is_set():
