@@ -10,12 +10,12 @@ being queryable through `GET /v1/traces/{id}` (p50/p95/p99, about two probes a s
 thread of its own), and CPU per span of each process (the store worker's also split by thread:
 Python, the engine's merges, the rest of the engine).
 
-A step is sustained when, for both stages, the lag at its end is at most `LAG_BOUND_S` seconds of
-the step's rate beyond what the stage holds back by design (`STAGE_HOLD_S`: the sampler's wait after
-the root, the sink's batch wait and commit interval) and grew by at most `GROWTH_BOUND_S` seconds of
-it since mid-step, and the producer kept up. Stepping stops at the first step that is not
-sustained; `max_sustained_spans_per_s` is the highest sustained step, and
-`saturated_delivered_spans_per_s` what the store received during the next one.
+A step is sustained (`_e2e_steps.Step.sustained`) when, for both stages, the lag at its end is at
+most `LAG_BOUND_S` seconds of the step's rate beyond what the stage holds back by design
+(`STAGE_HOLD_S`: the sampler's wait after the root, the sink's batch wait and commit interval) and
+grew by at most `GROWTH_BOUND_S` seconds of it since mid-step, and the producer kept up. Stepping
+stops at the first step that is not sustained; `max_sustained_spans_per_s` is the highest sustained
+step, and `saturated_delivered_spans_per_s` what the store received during the next one.
 
 A run of `SOAK_FROM_S` or more is a soak: the steps are `STEP_S` long, then it holds
 `SOAK_FRACTION` of the highest sustained rate for the time left, sampling both stages' lag every
@@ -30,10 +30,11 @@ from __future__ import annotations
 import queue
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from datatracing.pipeline.bench._e2e_steps import WAIT_AFTER_ROOT_S, Step, e2e_figures, rss_figures
 from datatracing.pipeline.bench._kafka import bench_topics, raw_copy_rate
 from datatracing.pipeline.bench._load import LoadProcess
 from datatracing.pipeline.bench._observe import (
@@ -46,7 +47,6 @@ from datatracing.pipeline.bench._observe import (
     sampler_kept,
     stored_spans,
 )
-from datatracing.pipeline.bench._store import percentile
 from datatracing.pipeline.broker import EmbeddedBroker, free_port
 from datatracing.pipeline.config import KafkaSettings, QuerySettings, Settings, WorkerSettings
 from datatracing.pipeline.runtime import Stack
@@ -57,11 +57,6 @@ __all__ = ["E2EPlan", "run_e2e"]
 #: Offered load per step, spans/s: a ladder fine enough (a quarter of 10k) to place the knee.
 RATES = (5_000, 7_500, 10_000, 12_500, 15_000, 17_500, 20_000, 25_000, 30_000, 40_000, 60_000, 80_000)
 QUICK_RATES = (1_000, 2_000, 4_000)
-LAG_BOUND_S = 2.0
-#: What each stage holds back by design before committing, in seconds of traffic: the sampler its
-#: decision wait, the sink its batch wait and Faust's commit interval (set in `run_e2e`/defaults).
-STAGE_HOLD_S = (1.0, 1.5)
-GROWTH_BOUND_S = 0.5
 SOAK_FROM_S = 600.0
 #: A soak's steps last this long; a shorter run's last `duration / 6`.
 STEP_S = 10.0
@@ -71,9 +66,6 @@ SOAK_FRACTION = 0.5
 #: memory available when the soak starts (see `_Run.broker_memory_rate`).
 BROKER_MEMORY_SHARE = 0.6
 RSS_EVERY_S = 10.0
-WAIT_AFTER_ROOT_S = 1.0
-#: Latency p95 a step should keep past the sampler's wait after the root.
-LATENCY_GOAL_S = 3.0
 #: The sampler and sink consumer groups (the workers' Faust app ids).
 SAMPLER_GROUP = "datatracing-sampler"
 SINK_GROUP = "datatracing-sink"
@@ -98,33 +90,6 @@ class E2EPlan:
     @property
     def soak(self) -> bool:
         return self.duration_s >= SOAK_FROM_S
-
-
-@dataclass
-class _Step:
-    rate: float
-    seconds: float
-    sent_spans: int = 0
-    #: Seconds the producer took for the step, and the measuring side from first to last sample.
-    sent_s: float = 0.0
-    delivered_spans: int = 0
-    elapsed_s: float = 0.0
-    lag_mid: tuple[int, int] = (0, 0)
-    lag_end: tuple[int, int] = (0, 0)
-    #: (sampler, sink) lag every `TICK_MARK_S` of a long step.
-    lag_ticks: list[tuple[int, int]] = field(default_factory=list)
-    cpu_s: dict[str, float] = field(default_factory=dict)
-    #: The store worker's CPU seconds by thread name.
-    store_threads_s: dict[str, float] = field(default_factory=dict)
-
-    def sustained(self) -> bool:
-        keeps_up = self.sent_spans >= 0.95 * self.rate * self.seconds
-        growth = GROWTH_BOUND_S * self.rate
-        lags_ok = all(
-            end <= (LAG_BOUND_S + hold) * self.rate and end - mid <= growth
-            for mid, end, hold in zip(self.lag_mid, self.lag_end, STAGE_HOLD_S, strict=True)
-        )
-        return keeps_up and lags_ok
 
 
 class _Run:
@@ -194,8 +159,8 @@ class _Run:
             return None
         return report
 
-    def step(self, index: int, rate: float, seconds: float) -> _Step:
-        result = _Step(rate, seconds)
+    def step(self, index: int, rate: float, seconds: float) -> Step:
+        result = Step(rate, seconds)
         cpu0 = {name: proc_cpu_s(pid) for name, pid in self.pids.items()}
         threads0 = proc_thread_cpu_s(self.pids["store"])
         written0, sent0 = self.sink_offsets.total(), self.sent[0]
@@ -254,41 +219,9 @@ class _Run:
         self.probes.close()
 
 
-def _step_figures(index: int, step: _Step, latencies: list[float]) -> dict[str, float]:
-    prefix = f"step{index}_"
-    elapsed = max(step.elapsed_s, 1e-9)
-    figures = {
-        "offered_spans_per_s": float(step.rate),
-        "sent_spans_per_s": round(step.sent_spans / max(step.sent_s, 1e-9), 1),
-        "delivered_spans_per_s": round(step.delivered_spans / elapsed, 1),
-        "sampler_lag_spans": float(step.lag_end[0]),
-        "sink_lag_spans": float(step.lag_end[1]),
-        "latency_p50_ms": round(percentile(latencies, 50), 1) if latencies else 0.0,
-        "latency_p95_ms": round(percentile(latencies, 95), 1) if latencies else 0.0,
-        "latency_p99_ms": round(percentile(latencies, 99), 1) if latencies else 0.0,
-        "sustained": 1.0 if step.sustained() else 0.0,
-    }
-    return {prefix + key: value for key, value in figures.items()}
-
-
-def _rss_figures(rss: dict[str, list[tuple[float, int]]]) -> dict[str, float]:
-    figures: dict[str, float] = {}
-    for name, samples in rss.items():
-        if not samples:
-            continue
-        mb = [(t, b / 2**20) for t, b in samples]
-        figures[f"{name}_rss_mb_start"] = round(mb[0][1], 1)
-        figures[f"{name}_rss_mb_end"] = round(mb[-1][1], 1)
-        figures[f"{name}_rss_mb_peak"] = round(max(v for _, v in mb), 1)
-        at5 = [v for t, v in mb if t >= 300]
-        if at5:
-            figures[f"{name}_rss_mb_min5"] = round(at5[0], 1)
-    return figures
-
-
-def _run_steps(run: _Run, plan: E2EPlan) -> tuple[list[_Step], int]:
+def _run_steps(run: _Run, plan: E2EPlan) -> tuple[list[Step], int]:
     """Run the steps (and the soak's hold); the steps run and the highest sustained step's index."""
-    steps: list[_Step] = []
+    steps: list[Step] = []
     best = -1
     for index, rate in enumerate(plan.rates):
         step = run.step(index, rate, plan.step_s)
@@ -301,56 +234,6 @@ def _run_steps(run: _Run, plan: E2EPlan) -> tuple[list[_Step], int]:
         soak_rate = min(plan.rates[best] * SOAK_FRACTION, run.broker_memory_rate(left))
         steps.append(run.step(len(steps), soak_rate, left))
     return steps, best
-
-
-def _figures(steps: list[_Step], best: int, latencies: dict[int, list[float]]) -> dict[str, float]:
-    """Per-step figures, then the highest sustained step's (latency, CPU per span by process)."""
-    figures: dict[str, float] = {}
-    for index, step in enumerate(steps):
-        figures.update(_step_figures(index, step, latencies.get(index, [])))
-    if best < 0:
-        figures["max_sustained_spans_per_s"] = 0.0
-        return figures
-    step = steps[best]
-    at_best = latencies.get(best, [])
-    figures["max_sustained_spans_per_s"] = float(step.rate)
-    # The issue's latency goal (`LATENCY_GOAL_S` past the sampler's wait): the highest sustained
-    # step that also met it.
-    goal_ms = (WAIT_AFTER_ROOT_S + LATENCY_GOAL_S) * 1000
-    within = [steps[i].rate for i in range(best + 1) if figures[f"step{i}_latency_p95_ms"] <= goal_ms]
-    figures["latency_goal_ms"] = goal_ms
-    figures["max_within_latency_goal_spans_per_s"] = float(max(within, default=0))
-    if best + 1 < len(steps) and steps[best + 1].rate > step.rate:
-        # The first step past the knee: what the stack delivered when offered more than it sustains.
-        figures["saturated_delivered_spans_per_s"] = figures[f"step{best + 1}_delivered_spans_per_s"]
-    for q in (50, 95, 99):
-        figures[f"latency_p{q}_ms"] = round(percentile(at_best, q), 1) if at_best else 0.0
-    per_span = 1e6 / max(step.sent_spans, 1)
-    for name, cpu in step.cpu_s.items():
-        figures[f"{name}_cpu_us_per_span"] = round(cpu * per_span, 2)
-    figures.update(_store_thread_figures(step, per_span))
-    soak = steps[-1]
-    if soak.lag_ticks:
-        figures["soak_spans_per_s"] = float(soak.rate)
-        figures["soak_s"] = round(soak.seconds, 1)
-        figures["soak_sampler_lag_max_spans"] = float(max(t[0] for t in soak.lag_ticks))
-        figures["soak_sink_lag_max_spans"] = float(max(t[1] for t in soak.lag_ticks))
-    return figures
-
-
-def _store_thread_figures(step: _Step, per_span: float) -> dict[str, float]:
-    """The store worker's CPU per span split: Python threads, merges, the rest of the engine."""
-    threads = step.store_threads_s
-    if not threads:
-        return {}
-    python = sum(cpu for name, cpu in threads.items() if name.startswith("python"))
-    merges = threads.get("MergeMutate", 0.0)
-    engine = step.cpu_s.get("store", 0.0) - python - merges
-    return {
-        "store_python_cpu_us_per_span": round(python * per_span, 2),
-        "store_merges_cpu_us_per_span": round(merges * per_span, 2),
-        "store_engine_cpu_us_per_span": round(max(0.0, engine) * per_span, 2),
-    }
 
 
 def run_e2e(quick: bool, duration_s: float | None = None) -> dict[str, float]:
@@ -376,11 +259,11 @@ def run_e2e(quick: bool, duration_s: float | None = None) -> dict[str, float]:
                 run.warm_up()
                 steps, best = _run_steps(run, plan)
                 stored, drain_s = run.drain(timeout_s=300.0)
-                figures = _figures(steps, best, run.probes.latencies_ms)
+                figures = e2e_figures(steps, best, run.probes.latencies_ms)
                 if run.broker_bytes_per_span:
                     figures["broker_rss_bytes_per_span"] = round(run.broker_bytes_per_span, 1)
                     figures["soak_half_max_spans_per_s"] = plan.rates[best] * SOAK_FRACTION
-                figures.update(_rss_figures(run.rss))
+                figures.update(rss_figures(run.rss))
                 sent_spans, sent_messages = run.sent
             finally:
                 run.close()

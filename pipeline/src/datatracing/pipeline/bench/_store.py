@@ -30,7 +30,7 @@ __all__ = [
 
 _SERVICES = dict(SHOP_SERVICES)
 _NAMES = list(_SERVICES)
-#: Spans per insert: a sink's batch at 20k spans/s (its `batch_max_wait_s` of 1 s cuts the batch).
+#: Spans per insert: the size of the sink's one-second batches under heavy load.
 BATCH_SPANS = 20_000
 _AUDIT = SamplingAudit(policy="errors-or-slow", policy_version="3f2a9c1", sample_rate=10.0)
 

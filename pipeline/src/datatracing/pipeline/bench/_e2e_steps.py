@@ -1,0 +1,134 @@
+"""The e2e bench's steps and figures: what one step measured, whether it was sustained, and the
+figures a run reports from its steps (see `_e2e` for how a run drives the load)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from datatracing.pipeline.bench._store import percentile
+
+__all__ = [
+    "LATENCY_GOAL_S",
+    "WAIT_AFTER_ROOT_S",
+    "Step",
+    "e2e_figures",
+    "rss_figures",
+]
+
+LAG_BOUND_S = 2.0
+#: What each stage holds back by design before committing, in seconds of traffic: the sampler its
+#: decision wait, the sink its batch wait and Faust's commit interval (set in `run_e2e`/defaults).
+STAGE_HOLD_S = (1.0, 1.5)
+GROWTH_BOUND_S = 0.5
+WAIT_AFTER_ROOT_S = 1.0
+#: Latency p95 a step should keep past the sampler's wait after the root.
+LATENCY_GOAL_S = 3.0
+
+
+@dataclass
+class Step:
+    rate: float
+    seconds: float
+    sent_spans: int = 0
+    #: Seconds the producer took for the step, and the measuring side from first to last sample.
+    sent_s: float = 0.0
+    delivered_spans: int = 0
+    elapsed_s: float = 0.0
+    lag_mid: tuple[int, int] = (0, 0)
+    lag_end: tuple[int, int] = (0, 0)
+    #: (sampler, sink) lag every `TICK_MARK_S` of a long step.
+    lag_ticks: list[tuple[int, int]] = field(default_factory=list)
+    cpu_s: dict[str, float] = field(default_factory=dict)
+    #: The store worker's CPU seconds by thread name.
+    store_threads_s: dict[str, float] = field(default_factory=dict)
+
+    def sustained(self) -> bool:
+        keeps_up = self.sent_spans >= 0.95 * self.rate * self.seconds
+        growth = GROWTH_BOUND_S * self.rate
+        lags_ok = all(
+            end <= (LAG_BOUND_S + hold) * self.rate and end - mid <= growth
+            for mid, end, hold in zip(self.lag_mid, self.lag_end, STAGE_HOLD_S, strict=True)
+        )
+        return keeps_up and lags_ok
+
+
+def step_figures(index: int, step: Step, latencies: list[float]) -> dict[str, float]:
+    prefix = f"step{index}_"
+    elapsed = max(step.elapsed_s, 1e-9)
+    figures = {
+        "offered_spans_per_s": float(step.rate),
+        "sent_spans_per_s": round(step.sent_spans / max(step.sent_s, 1e-9), 1),
+        "delivered_spans_per_s": round(step.delivered_spans / elapsed, 1),
+        "sampler_lag_spans": float(step.lag_end[0]),
+        "sink_lag_spans": float(step.lag_end[1]),
+        "latency_p50_ms": round(percentile(latencies, 50), 1) if latencies else 0.0,
+        "latency_p95_ms": round(percentile(latencies, 95), 1) if latencies else 0.0,
+        "latency_p99_ms": round(percentile(latencies, 99), 1) if latencies else 0.0,
+        "sustained": 1.0 if step.sustained() else 0.0,
+    }
+    return {prefix + key: value for key, value in figures.items()}
+
+
+def rss_figures(rss: dict[str, list[tuple[float, int]]]) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    for name, samples in rss.items():
+        if not samples:
+            continue
+        mb = [(t, b / 2**20) for t, b in samples]
+        figures[f"{name}_rss_mb_start"] = round(mb[0][1], 1)
+        figures[f"{name}_rss_mb_end"] = round(mb[-1][1], 1)
+        figures[f"{name}_rss_mb_peak"] = round(max(v for _, v in mb), 1)
+        at5 = [v for t, v in mb if t >= 300]
+        if at5:
+            figures[f"{name}_rss_mb_min5"] = round(at5[0], 1)
+    return figures
+
+
+def e2e_figures(steps: list[Step], best: int, latencies: dict[int, list[float]]) -> dict[str, float]:
+    """Per-step figures, then the highest sustained step's (latency, CPU per span by process)."""
+    figures: dict[str, float] = {}
+    for index, step in enumerate(steps):
+        figures.update(step_figures(index, step, latencies.get(index, [])))
+    if best < 0:
+        figures["max_sustained_spans_per_s"] = 0.0
+        return figures
+    step = steps[best]
+    at_best = latencies.get(best, [])
+    figures["max_sustained_spans_per_s"] = float(step.rate)
+    # The issue's latency goal (`LATENCY_GOAL_S` past the sampler's wait): the highest sustained
+    # step that also met it.
+    goal_ms = (WAIT_AFTER_ROOT_S + LATENCY_GOAL_S) * 1000
+    within = [steps[i].rate for i in range(best + 1) if figures[f"step{i}_latency_p95_ms"] <= goal_ms]
+    figures["latency_goal_ms"] = goal_ms
+    figures["max_within_latency_goal_spans_per_s"] = float(max(within, default=0))
+    if best + 1 < len(steps) and steps[best + 1].rate > step.rate:
+        # The first step past the knee: what the stack delivered when offered more than it sustains.
+        figures["saturated_delivered_spans_per_s"] = figures[f"step{best + 1}_delivered_spans_per_s"]
+    for q in (50, 95, 99):
+        figures[f"latency_p{q}_ms"] = round(percentile(at_best, q), 1) if at_best else 0.0
+    per_span = 1e6 / max(step.sent_spans, 1)
+    for name, cpu in step.cpu_s.items():
+        figures[f"{name}_cpu_us_per_span"] = round(cpu * per_span, 2)
+    figures.update(store_thread_figures(step, per_span))
+    soak = steps[-1]
+    if soak.lag_ticks:
+        figures["soak_spans_per_s"] = float(soak.rate)
+        figures["soak_s"] = round(soak.seconds, 1)
+        figures["soak_sampler_lag_max_spans"] = float(max(t[0] for t in soak.lag_ticks))
+        figures["soak_sink_lag_max_spans"] = float(max(t[1] for t in soak.lag_ticks))
+    return figures
+
+
+def store_thread_figures(step: Step, per_span: float) -> dict[str, float]:
+    """The store worker's CPU per span split: Python threads, merges, the rest of the engine."""
+    threads = step.store_threads_s
+    if not threads:
+        return {}
+    python = sum(cpu for name, cpu in threads.items() if name.startswith("python"))
+    merges = threads.get("MergeMutate", 0.0)
+    engine = step.cpu_s.get("store", 0.0) - python - merges
+    return {
+        "store_python_cpu_us_per_span": round(python * per_span, 2),
+        "store_merges_cpu_us_per_span": round(merges * per_span, 2),
+        "store_engine_cpu_us_per_span": round(max(0.0, engine) * per_span, 2),
+    }
