@@ -37,15 +37,30 @@ _HEX32 = re.compile("[0-9a-f]{32}")
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def proc_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of process `pid` so far (its threads included); 0 when unknown."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
+def _stat_cpu_s(stat: str) -> float:
+    """User + system CPU seconds from the text of a `/proc/.../stat` file."""
     # The command name (field 2) may hold spaces: fields are counted after its closing parenthesis.
     fields = stat.rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def _kb_field(path: str, key: str) -> int:
+    """The `key:` line of a `/proc` file given in kB (`VmRSS`, `MemAvailable`), in bytes; 0 when unknown."""
+    try:
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process `pid` so far (its threads included); 0 when unknown."""
+    try:
+        return _stat_cpu_s(Path(f"/proc/{pid}/stat").read_text())
+    except OSError:
+        return 0.0
 
 
 def proc_thread_cpu_s(pid: int) -> dict[str, float]:
@@ -66,31 +81,18 @@ def proc_thread_cpu_s(pid: int) -> dict[str, float]:
         except OSError:
             continue
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat.rsplit(")", 1)[1].split()
-        by_name[name] = by_name.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / _TICKS
+        by_name[name] = by_name.get(name, 0.0) + _stat_cpu_s(stat)
     return by_name
 
 
 def mem_available_bytes() -> int:
     """The machine's `MemAvailable` in bytes (`/proc/meminfo`); 0 when unknown."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+    return _kb_field("/proc/meminfo", "MemAvailable")
 
 
 def proc_rss_bytes(pid: int) -> int:
     """Resident set size of process `pid` in bytes; 0 when unknown."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+    return _kb_field(f"/proc/{pid}/status", "VmRSS")
 
 
 def stored_spans(query_url: str) -> int:
@@ -135,7 +137,6 @@ class _Probe:
     trace_id: str
     produced_at: float
     spans: int
-    checked_at: float = 0.0
 
 
 @dataclass

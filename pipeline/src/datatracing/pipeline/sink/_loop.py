@@ -180,13 +180,17 @@ class SinkConsumerLoop:
         # partitions go.
         if self._pending:
             self._flush(consumer)
-        gone = {tp.partition for tp in partitions if tp.topic == self.topic}
-        self._committed = {p: o for p, o in self._committed.items() if p not in gone}
+        self._forget(partitions)
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        gone = {tp.partition for tp in partitions if tp.topic == self.topic}
+        gone = self._forget(partitions)
         self._pending = [m for m in self._pending if m.partition not in gone]
+
+    def _forget(self, partitions: list[TopicPartition]) -> set[int]:
+        """Drop the committed offsets of `partitions` (no longer ours); their numbers."""
+        gone = {tp.partition for tp in partitions if tp.topic == self.topic}
         self._committed = {p: o for p, o in self._committed.items() if p not in gone}
+        return gone
 
     def _refresh_lag(self, consumer: Consumer) -> None:
         # Cached watermarks come with every fetch response: no broker round trip.
