@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from datatracing.pipeline.bench._e2e import QUICK_RATES, run_e2e
+from datatracing.pipeline.bench._e2e_steps import WAIT_AFTER_ROOT_S
+from datatracing.pipeline.bench._stages import split_line
 
 
 def test_run_e2e_quick_stores_every_sent_span_and_reports_each_step() -> None:
@@ -18,6 +20,18 @@ def test_run_e2e_quick_stores_every_sent_span_and_reports_each_step() -> None:
         for key in ("sent_spans_per_s", "delivered_spans_per_s", "sampler_lag_spans", "sink_lag_spans"):
             assert result[f"step{i}_{key}"] >= 0
         assert result[f"step{i}_latency_p95_ms"] > 0
+        # Every probe's latency splits where the sampler forwarded it: the sampler's side holds its
+        # wait after the root, the store's side the rest.
+        assert result[f"step{i}_latency_sampler_p50_ms"] >= 0.9 * WAIT_AFTER_ROOT_S * 1000
+        assert 0 < result[f"step{i}_latency_store_p50_ms"] < result[f"step{i}_latency_p95_ms"]
     if result["max_sustained_spans_per_s"] > 0:
         assert result["latency_p95_ms"] > 0
         assert {"store_cpu_us_per_span", "sampler_cpu_us_per_span", "broker_cpu_us_per_span"} <= set(result)
+
+
+def test_split_line_gives_each_side_of_the_probes_latency() -> None:
+    line = split_line([(3000.0, 1200.0, 1800.0), (2000.0, 1100.0, 900.0)])
+
+    assert line.startswith("2 probes: total p50/p95 ")
+    assert "sampler p50/p95 " in line and "store p50/p95 " in line
+    assert split_line([]) == "no probe"

@@ -28,6 +28,7 @@ broker, over messages of the run.
 from __future__ import annotations
 
 import queue
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ from datatracing.pipeline.bench._observe import (
     sampler_kept,
     stored_spans,
 )
+from datatracing.pipeline.bench._stages import ForwardWatch, StoreWindow, split_line
 from datatracing.pipeline.broker import EmbeddedBroker, free_port
 from datatracing.pipeline.config import KafkaSettings, QuerySettings, Settings, WorkerSettings
 from datatracing.pipeline.runtime import Stack
@@ -101,8 +103,10 @@ class _Run:
         self.pids = {name: proc.pid for name, proc in stack.workers.items()}
         self.sampler_offsets = CommittedOffsets(bootstrap, SAMPLER_GROUP, topics.spans, topics.partitions)
         self.sink_offsets = CommittedOffsets(bootstrap, SINK_GROUP, topics.sampled, topics.partitions)
-        self.probes = ProbeTracker(stack.query_url)
+        self.forwards = ForwardWatch(bootstrap, topics.sampled, topics.partitions)
+        self.probes = ProbeTracker(stack.query_url, forwarded=self.forwards.forwarded_at)
         self.probes.start()
+        self.store_window = StoreWindow(f"{stack.query_url}/metrics", stack.query_url)
         self.rss: dict[str, list[tuple[float, int]]] = {name: [] for name in self.pids}
         self.started = time.monotonic()
         self._rss_at = 0.0
@@ -178,6 +182,7 @@ class _Run:
                 continue
             if where == "tick":
                 result.lag_ticks.append(self.lags(messages))
+                self._progress(result.lag_ticks[-1])
                 continue
             result.lag_end = self.lags(messages)
             self.sent, result.sent_s = (spans, messages), took_s
@@ -191,6 +196,14 @@ class _Run:
         threads1 = proc_thread_cpu_s(self.pids["store"])
         result.store_threads_s = {name: cpu - threads0.get(name, 0.0) for name, cpu in threads1.items()}
         return result
+
+    def _progress(self, lags: tuple[int, int]) -> None:
+        """One line on stderr for a long step's tick: lags, the latency split of the probes found
+        since the previous tick, and what the store did meanwhile."""
+        elapsed = time.monotonic() - self.started
+        probes = split_line(self.probes.take_recent())
+        store = self.store_window.sample()
+        print(f"[{elapsed:5.0f} s] lag {lags[0]}/{lags[1]} spans; {probes}; {store}", file=sys.stderr)
 
     def warm_up(self, timeout_s: float = 180.0) -> None:
         """Low load until a probe is queryable: the consumer groups have joined and work."""
@@ -214,6 +227,7 @@ class _Run:
         return stored, waited
 
     def close(self) -> None:
+        self.forwards.close()
         self.sampler_offsets.close()
         self.sink_offsets.close()
         self.probes.close()
@@ -259,7 +273,7 @@ def run_e2e(quick: bool, duration_s: float | None = None) -> dict[str, float]:
                 run.warm_up()
                 steps, best = _run_steps(run, plan)
                 stored, drain_s = run.drain(timeout_s=300.0)
-                figures = e2e_figures(steps, best, run.probes.latencies_ms)
+                figures = e2e_figures(steps, best, run.probes.latencies_ms, run.probes.splits)
                 if run.broker_bytes_per_span:
                     figures["broker_rss_bytes_per_span"] = round(run.broker_bytes_per_span, 1)
                     figures["soak_half_max_spans_per_s"] = plan.rates[best] * SOAK_FRACTION

@@ -52,7 +52,22 @@ class Step:
         return keeps_up and lags_ok
 
 
-def step_figures(index: int, step: Step, latencies: list[float]) -> dict[str, float]:
+def split_figures(splits: list[tuple[float, float, float]]) -> dict[str, float]:
+    """p50/p95 of the sampler's side (produce to forwarded) and the store's (forwarded to
+    queryable) of the probes' latencies."""
+    if not splits:
+        return {}
+    figures = {}
+    for index, side in ((1, "sampler"), (2, "store")):
+        values = [split[index] for split in splits]
+        for q in (50, 95):
+            figures[f"latency_{side}_p{q}_ms"] = round(percentile(values, q), 1)
+    return figures
+
+
+def step_figures(
+    index: int, step: Step, latencies: list[float], splits: list[tuple[float, float, float]]
+) -> dict[str, float]:
     prefix = f"step{index}_"
     elapsed = max(step.elapsed_s, 1e-9)
     figures = {
@@ -65,6 +80,7 @@ def step_figures(index: int, step: Step, latencies: list[float]) -> dict[str, fl
         "latency_p95_ms": round(percentile(latencies, 95), 1) if latencies else 0.0,
         "latency_p99_ms": round(percentile(latencies, 99), 1) if latencies else 0.0,
         "sustained": 1.0 if step.sustained() else 0.0,
+        **split_figures(splits),
     }
     return {prefix + key: value for key, value in figures.items()}
 
@@ -84,11 +100,16 @@ def rss_figures(rss: dict[str, list[tuple[float, int]]]) -> dict[str, float]:
     return figures
 
 
-def e2e_figures(steps: list[Step], best: int, latencies: dict[int, list[float]]) -> dict[str, float]:
+def e2e_figures(
+    steps: list[Step],
+    best: int,
+    latencies: dict[int, list[float]],
+    splits: dict[int, list[tuple[float, float, float]]],
+) -> dict[str, float]:
     """Per-step figures, then the highest sustained step's (latency, CPU per span by process)."""
     figures: dict[str, float] = {}
     for index, step in enumerate(steps):
-        figures.update(step_figures(index, step, latencies.get(index, [])))
+        figures.update(step_figures(index, step, latencies.get(index, []), splits.get(index, [])))
     if best < 0:
         figures["max_sustained_spans_per_s"] = 0.0
         return figures
@@ -106,6 +127,7 @@ def e2e_figures(steps: list[Step], best: int, latencies: dict[int, list[float]])
         figures["saturated_delivered_spans_per_s"] = figures[f"step{best + 1}_delivered_spans_per_s"]
     for q in (50, 95, 99):
         figures[f"latency_p{q}_ms"] = round(percentile(at_best, q), 1) if at_best else 0.0
+    figures.update(split_figures(splits.get(best, [])))
     per_span = 1e6 / max(step.sent_spans, 1)
     for name, cpu in step.cpu_s.items():
         figures[f"{name}_cpu_us_per_span"] = round(cpu * per_span, 2)

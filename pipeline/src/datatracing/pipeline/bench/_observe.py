@@ -15,6 +15,7 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -150,6 +151,9 @@ class ProbeTracker:
     keeps the bench's own reads from loading the store it measures (a `GET` per probe per tick did,
     and more so the further the store fell behind). `start()` polls on a thread of its own, so slow
     answers of a busy store never delay the measuring loop's other samples.
+
+    With `forwarded` (`_stages.ForwardWatch.forwarded_at`), each latency is also split at the
+    instant the sampler forwarded the trace: `splits` holds (total, sampler side, store side) in ms.
     """
 
     query_url: str
@@ -159,6 +163,11 @@ class ProbeTracker:
     #: step → latencies in ms (produced to queryable)
     latencies_ms: dict[int, list[float]] = field(default_factory=dict)
     pending: list[_Probe] = field(default_factory=list)
+    forwarded: Callable[[str], float | None] | None = None
+    #: step → (total, produced to forwarded, forwarded to queryable) in ms, for probes whose
+    #: forwarding was seen; `recent` the same with the time each was found, until `take_recent()`.
+    splits: dict[int, list[tuple[float, float, float]]] = field(default_factory=dict)
+    recent: list[tuple[float, float, float]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.client = httpx.Client(base_url=self.query_url, timeout=30)
@@ -173,6 +182,12 @@ class ProbeTracker:
     def latencies(self, step: int) -> list[float]:
         with self._lock:
             return list(self.latencies_ms.get(step, []))
+
+    def take_recent(self) -> list[tuple[float, float, float]]:
+        """The latency splits found since the previous call."""
+        with self._lock:
+            recent, self.recent = self.recent, []
+        return recent
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="datatracing-bench-probes", daemon=True)
@@ -206,9 +221,19 @@ class ProbeTracker:
             response = self.client.get(f"/v1/traces/{probe.trace_id}")
             if response.status_code == 200 and len(response.json()["data"]["spans"]) >= probe.spans:
                 pending.remove(probe)
-                latency_ms = (time.time() - probe.produced_at) * 1000
+                found_at = time.time()
+                latency_ms = (found_at - probe.produced_at) * 1000
+                forwarded_at = self.forwarded(probe.trace_id) if self.forwarded is not None else None
                 with self._lock:
                     self.latencies_ms.setdefault(probe.step, []).append(latency_ms)
+                    if forwarded_at is not None:
+                        split = (
+                            latency_ms,
+                            (forwarded_at - probe.produced_at) * 1000,
+                            (found_at - forwarded_at) * 1000,
+                        )
+                        self.splits.setdefault(probe.step, []).append(split)
+                        self.recent.append(split)
 
     def _span_counts(self, trace_ids: list[str]) -> dict[str, int]:
         """Spans stored per trace id, by one statement (ids are the load's own hex ids)."""

@@ -1,0 +1,129 @@
+"""Where a probe's latency goes: the sampler's side (produce to forwarded) and the store's side
+(forwarded to queryable), and what the store was doing meanwhile.
+
+`ForwardWatch` reads the sampled topic on a thread of its own and remembers when each trace was
+forwarded: the record's create time, which the sampler's producer stamps when it hands the kept
+trace over (so the watch's own fetch delay does not count). A probe's latency then splits at that
+instant: before it, the sampler's wait after the root, its decision and its produce; after it, the
+sink's batch wait, decode, insert and commit, and the probe's own polling.
+
+`StoreWindow` turns two scrapes of the store worker's metrics, taken a window apart, into the mean
+insert time and the batches written in between, and asks the store how many merges run now: a soak
+prints one such line every `_load.TICK_MARK_S` with the probes' latency split of that window.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import httpx
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
+
+from datatracing.pipeline.bench._store import percentile
+
+__all__ = ["ForwardWatch", "StoreWindow", "split_line"]
+
+#: How long a forwarded trace's time is kept for a probe that has not claimed it yet.
+KEEP_S = 300.0
+_INSERT = "datatracing_sink_insert_duration_seconds"
+
+
+class ForwardWatch:
+    """Remembers, for every trace forwarded to the sampled topic since the run began, when it was
+    forwarded (seconds since the epoch, the first part's create time)."""
+
+    def __init__(self, bootstrap: str, topic: str, partitions: int) -> None:
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": f"datatracing-bench-forward-{time.time_ns()}",
+                "enable.auto.commit": False,
+                "enable.partition.eof": False,
+            }
+        )
+        # From the start: the topic is new, and the broker's high watermark is not to be trusted.
+        self.consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
+        self._seen: dict[bytes, float] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="datatracing-bench-forward", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        pruned = time.time()
+        while not self._stop.is_set():
+            messages = self.consumer.consume(1000, 0.2)
+            now = time.time()
+            with self._lock:
+                for message in messages:
+                    key = message.key()
+                    if message.error() is not None or key is None or key in self._seen:
+                        continue
+                    kind, stamp_ms = message.timestamp()
+                    self._seen[key] = stamp_ms / 1000 if kind and stamp_ms > 0 else now
+                if now - pruned > KEEP_S / 4:
+                    self._seen = {k: t for k, t in self._seen.items() if now - t < KEEP_S}
+                    pruned = now
+
+    def forwarded_at(self, trace_id: str) -> float | None:
+        with self._lock:
+            return self._seen.get(trace_id.encode("ascii"))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self.consumer.close()
+
+
+@dataclass
+class StoreWindow:
+    """The store worker's inserts between two `sample()` calls, and its merges at the second."""
+
+    metrics_url: str
+    query_url: str
+    database: str = "datatracing"
+    _last: tuple[float, float] = (0.0, 0.0)
+
+    def _insert_totals(self) -> tuple[float, float]:
+        text = httpx.get(self.metrics_url, timeout=10).text
+        found = {
+            sample.name: sample.value
+            for family in text_string_to_metric_families(text)
+            if family.name == _INSERT
+            for sample in family.samples
+        }
+        return found.get(f"{_INSERT}_sum", 0.0), found.get(f"{_INSERT}_count", 0.0)
+
+    def _merges(self) -> tuple[int, int]:
+        sql = f"SELECT count(), sum(total_size_marks) FROM system.merges WHERE database = '{self.database}'"
+        response = httpx.post(f"{self.query_url}/v1/sql", json={"sql": sql, "max_rows": 1}, timeout=10)
+        if response.status_code != 200:
+            return -1, -1
+        row = response.json()["data"]["rows"][0]
+        return int(row[0]), int(row[1] or 0)
+
+    def sample(self) -> str:
+        """What the store did since the previous call, as text for a progress line."""
+        try:
+            total_s, count = self._insert_totals()
+            merges, marks = self._merges()
+        except (httpx.HTTPError, ValueError, KeyError, IndexError) as exc:
+            return f"store: unavailable ({type(exc).__name__})"
+        batches = count - self._last[1]
+        mean_ms = (total_s - self._last[0]) / batches * 1000 if batches > 0 else 0.0
+        self._last = (total_s, count)
+        return f"batches {batches:.0f}, insert mean {mean_ms:.0f} ms, merges running {merges} ({marks} marks)"
+
+
+def split_line(splits: list[tuple[float, float, float]]) -> str:
+    """p50/p95 of (total, sampler side, store side) latencies in ms, as text."""
+    if not splits:
+        return "no probe"
+    parts = []
+    for index, label in enumerate(("total", "sampler", "store")):
+        values = [s[index] for s in splits]
+        parts.append(f"{label} p50/p95 {percentile(values, 50):.0f}/{percentile(values, 95):.0f} ms")
+    return f"{len(splits)} probes: " + ", ".join(parts)
