@@ -33,5 +33,18 @@ def test_split_line_gives_each_side_of_the_probes_latency() -> None:
     line = split_line([(3000.0, 1200.0, 1800.0), (2000.0, 1100.0, 900.0)])
 
     assert line.startswith("2 probes: total p50/p95 ")
-    assert "sampler p50/p95 " in line and "store p50/p95 " in line
+    assert "sampler p50/p95 " in line
+    assert "store p50/p95 " in line
     assert split_line([]) == "no probe"
+
+
+def test_run_e2e_on_a_given_cluster_creates_its_topics_there_and_leaves_out_the_broker_figures(
+    kafka_bootstrap: str,
+) -> None:
+    result = run_e2e(quick=True, duration_s=3.0, kafka=kafka_bootstrap)
+
+    assert result["sent_spans"] > 0
+    assert result["stored_spans"] == result["sent_spans"]
+    assert "step0_latency_p95_ms" in result
+    # Not a process of the bench: neither its CPU nor its memory is read.
+    assert not any(key.startswith("broker_") for key in result)

@@ -199,3 +199,10 @@ def test_every_command_help_documents_the_exit_codes() -> None:
     for command in (("import",), ("sql",), ("sampler", "replay")):
         code, out, _ = _run(*command, "--help")
         assert "Exit codes: 0 done" in " ".join(out.split()), command
+
+
+def test_bench_kafka_outside_the_e2e_suite_is_a_usage_error() -> None:
+    code, _, err = _run("bench", "sampler", "--kafka", "127.0.0.1:9")
+
+    assert code == 2
+    assert _one_line(err) == "error: kafka: applies to the e2e suite only, not 'sampler'"

@@ -22,11 +22,13 @@ __all__ = ["SUITES", "run_suite"]
 SUITES = ("e2e", "sink", "sampler", "store", "query", "sdk")
 
 
-def _suite(name: str, quick: bool, size: int | None, duration: float | None) -> dict[str, float]:
+def _suite(
+    name: str, quick: bool, size: int | None, duration: float | None, kafka: str | None
+) -> dict[str, float]:
     if name == "e2e":
         from datatracing.pipeline.bench._e2e import run_e2e
 
-        return run_e2e(quick, duration)
+        return run_e2e(quick, duration, kafka)
     if name == "sink":
         from datatracing.pipeline.bench._sink import run_sink_bench
 
@@ -59,15 +61,19 @@ def run_suite(
     json_out: bool = False,
     size: int | None = None,
     duration: float | None = None,
+    kafka: str | None = None,
     echo: Callable[[str], None] = print,
 ) -> dict[str, float]:
     """Run one suite, print a table (and a JSON line), return the figures.
 
-    `duration` (seconds) applies to `e2e` only: the length of its load steps together.
+    `duration` (seconds) and `kafka` (bootstrap servers of a cluster to use instead of the embedded
+    broker) apply to `e2e` only.
     """
     if name not in SUITES:
         raise ConfigError(f"suite: expected one of {', '.join(SUITES)}, got {name!r}")
-    figures = _suite(name, quick, size, duration)
+    if kafka is not None and name != "e2e":
+        raise ConfigError(f"kafka: applies to the e2e suite only, not {name!r}")
+    figures = _suite(name, quick, size, duration, kafka)
     machine = machine_fingerprint()
     table = Table(title=f"datatracing bench {name}{' (quick)' if quick else ''}")
     table.add_column("figure")

@@ -27,6 +27,7 @@ broker, over messages of the run.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import sys
 import tempfile
@@ -124,6 +125,8 @@ class _Run:
         implement `DeleteRecords`), so its RSS grows with the traffic; the growth per span so far
         (produced and forwarded records, offsets and indexes) is projected over the soak.
         """
+        if "broker" not in self.pids:
+            return float("inf")  # a cluster of its own, with its own retention
         samples = self.rss.get("broker", [])
         grown = proc_rss_bytes(self.pids["broker"]) - (samples[0][1] if samples else 0)
         per_span = grown / max(self.sent[0], 1)
@@ -250,25 +253,31 @@ def _run_steps(run: _Run, plan: E2EPlan) -> tuple[list[Step], int]:
     return steps, best
 
 
-def run_e2e(quick: bool, duration_s: float | None = None) -> dict[str, float]:
+def run_e2e(quick: bool, duration_s: float | None = None, kafka: str | None = None) -> dict[str, float]:
+    """Run the suite on the embedded broker, or with `kafka` (bootstrap servers) on that cluster:
+    the bench's topics are created there under fresh names, and the broker's CPU and RSS are not
+    reported (it is not a local process the bench knows)."""
     plan = E2EPlan.make(quick, duration_s)
-    with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as tmp:
-        topics = bench_topics(broker.bootstrap_servers)
+    with contextlib.ExitStack() as cleanup:
+        broker = None if kafka else cleanup.enter_context(EmbeddedBroker())
+        bootstrap = kafka or (broker.bootstrap_servers if broker else "")
+        tmp = cleanup.enter_context(tempfile.TemporaryDirectory())
+        topics = bench_topics(bootstrap)
         settings = Settings(
             data_dir=Path(tmp),
-            kafka=KafkaSettings(bootstrap_servers=broker.bootstrap_servers),
+            kafka=KafkaSettings(bootstrap_servers=bootstrap),
             topics=topics,
             query=QuerySettings(port=free_port()),
             worker=WorkerSettings(web_port=free_port(), log_level="warning"),
             sampler=SamplerSettings(decision_wait=2 * WAIT_AFTER_ROOT_S, wait_after_root=WAIT_AFTER_ROOT_S),
         )
         stack = Stack(settings, broker_port=None)
-        load = LoadProcess(broker.bootstrap_servers, topics.spans)
+        load = LoadProcess(bootstrap, topics.spans)
         stack.start()
         try:
             spans_per_message = load.start()
             run = _Run(stack, load, topics, spans_per_message)
-            run.add_pid("broker", broker.pid)
+            run.add_pid("broker", broker.pid if broker else None)
             try:
                 run.warm_up()
                 steps, best = _run_steps(run, plan)
@@ -287,7 +296,7 @@ def run_e2e(quick: bool, duration_s: float | None = None) -> dict[str, float]:
             stack.stop()
         count = min(sent_messages, RAW_COPY_MESSAGES)
         raw = raw_copy_rate(
-            broker.bootstrap_servers, topics.spans, topics.partitions, count, round(count * spans_per_message)
+            bootstrap, topics.spans, topics.partitions, count, round(count * spans_per_message)
         )
     sustained = figures["max_sustained_spans_per_s"]
     return {

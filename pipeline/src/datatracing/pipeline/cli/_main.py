@@ -106,6 +106,10 @@ _DURATION_HELP = (
     "e2e: seconds of load (default 60): each step lasts a sixth of it; from 600 on, 10 s steps, then "
     "a soak at half the highest sustained rate for the rest."
 )
+_KAFKA_HELP = (
+    "e2e: bootstrap servers of a Kafka cluster to run against instead of the embedded broker, whose "
+    "memory storage keeps every record (a long soak needs a broker with retention)."
+)
 
 
 @app.command()
@@ -117,12 +121,13 @@ def bench(
     ] = False,
     size: Annotated[int | None, typer.Option(min=1, help="Suite size (spans), where it applies.")] = None,
     duration: Annotated[float | None, typer.Option(min=1, help=_DURATION_HELP)] = None,
+    kafka: Annotated[str | None, typer.Option(help=_KAFKA_HELP)] = None,
 ) -> None:
     """Run a benchmark suite and print its figures."""
     from datatracing.pipeline.bench import run_suite
 
     try:
-        run_suite(suite, quick=quick, json_out=json_out, size=size, duration=duration)
+        run_suite(suite, quick=quick, json_out=json_out, size=size, duration=duration, kafka=kafka)
     except UsageError as exc:
         fail(str(exc))
 
