@@ -36,7 +36,7 @@ def _suite(
     if name == "sampler":
         from datatracing.pipeline.bench._sampler import run_sampler_bench
 
-        return run_sampler_bench(quick)
+        return run_sampler_bench(quick, size)
     if name == "store":
         from datatracing.pipeline.bench._store import run_store_bench
 

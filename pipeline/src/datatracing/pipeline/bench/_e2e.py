@@ -7,7 +7,8 @@ step the suite reports the rate the producer sent, the rate the store received (
 messages), the lag of each stage at mid-step and at the end (`_observe`: counted from what was
 produced or forwarded, never from high watermarks), the latency from a probe trace's produce to its
 being queryable through `GET /v1/traces/{id}` (p50/p95/p99, about two probes a second, watched on a
-thread of its own), and CPU per span of each process (the store worker's also split by thread:
+thread of its own; split where the sampler forwarded the trace, see `_stages`), and CPU per span of
+each process (the store worker's also split by thread:
 Python, the engine's merges, the rest of the engine).
 
 A step is sustained (`_e2e_steps.Step.sustained`) when, for both stages, the lag at its end is at
@@ -23,6 +24,10 @@ A run of `SOAK_FROM_S` or more is a soak: the steps are `STEP_S` long, then it h
 start, at minute 5 (when reached), at the end and at its peak. Then the suite waits until the store
 holds every sent span, and measures the raw copy rate (consume + produce, no logic) on the same
 broker, over messages of the run.
+
+With `kafka`, everything runs against that cluster instead of the embedded broker, whose memory
+storage keeps every record and grows its CPU per fetch with them (README, "A caveat of the embedded
+broker"): the way to a soak at the full half-max rate.
 """
 
 from __future__ import annotations

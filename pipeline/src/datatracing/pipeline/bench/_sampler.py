@@ -1,6 +1,7 @@
 """Suite `sampler`: one sampler worker process with ten policies, beside the raw broker copy rate.
 
-Traces of 5-50 spans in 1-3 messages each are loaded into the spans topic first; then the real
+Traces of 5-50 spans in 1-3 messages each (12,000 traces, or about `size` spans) are loaded into
+the spans topic first; then the real
 sampler worker (`datatracing worker sampler`) starts, and its own metrics tell when it began taking
 spans and when every trace was decided. Spans/s is spans over that window; the raw copy baseline moves
 the same messages with a plain consumer + producer in the same run. Peak RSS is the worker's VmHWM.
@@ -60,8 +61,14 @@ def _keyed(traces: int) -> tuple[list[tuple[bytes, bytes]], int, int]:
     return messages, spans, len(ids)
 
 
-def run_sampler_bench(quick: bool) -> dict[str, float]:
-    messages, spans, traces = _keyed(1_000 if quick else 12_000)
+#: Spans per trace of the bench's traces, on average (to turn `--size` into a number of traces).
+_SPANS_PER_TRACE = 27.7
+
+
+def run_sampler_bench(quick: bool, size: int | None = None) -> dict[str, float]:
+    """`size` (spans, about) sets the load; by default 12,000 traces (~330k spans), 1,000 quick."""
+    count = max(1, round(size / _SPANS_PER_TRACE)) if size else (1_000 if quick else 12_000)
+    messages, spans, traces = _keyed(count)
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as tmp:
         topics = bench_topics(broker.bootstrap_servers)
         produce_all(broker.bootstrap_servers, topics.spans, messages)
