@@ -206,3 +206,12 @@ def test_bench_kafka_outside_the_e2e_suite_is_a_usage_error() -> None:
 
     assert code == 2
     assert _one_line(err) == "error: kafka: applies to the e2e suite only, not 'sampler'"
+
+
+def test_bench_e2e_on_an_unreachable_cluster_fails_in_one_line_before_any_setup() -> None:
+    bootstrap = f"127.0.0.1:{free_port()}"
+
+    code, _, err = _run("bench", "e2e", "--quick", "--kafka", bootstrap)
+
+    assert code == 1
+    assert _one_line(err) == f"error: cannot reach Kafka at {bootstrap}: Connection refused"

@@ -23,6 +23,8 @@ import httpx
 from confluent_kafka import Consumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
+from datatracing.pipeline.runtime import meminfo_bytes, proc_rss_bytes
+
 __all__ = [
     "CommittedOffsets",
     "ProbeTracker",
@@ -43,17 +45,6 @@ def _stat_cpu_s(stat: str) -> float:
     # The command name (field 2) may hold spaces: fields are counted after its closing parenthesis.
     fields = stat.rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _TICKS
-
-
-def _kb_field(path: str, key: str) -> int:
-    """The `key:` line of a `/proc` file given in kB (`VmRSS`, `MemAvailable`), in bytes; 0 when unknown."""
-    try:
-        for line in Path(path).read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
 
 
 def proc_cpu_s(pid: int) -> float:
@@ -88,12 +79,7 @@ def proc_thread_cpu_s(pid: int) -> dict[str, float]:
 
 def mem_available_bytes() -> int:
     """The machine's `MemAvailable` in bytes (`/proc/meminfo`); 0 when unknown."""
-    return _kb_field("/proc/meminfo", "MemAvailable")
-
-
-def proc_rss_bytes(pid: int) -> int:
-    """Resident set size of process `pid` in bytes; 0 when unknown."""
-    return _kb_field(f"/proc/{pid}/status", "VmRSS")
+    return meminfo_bytes("MemAvailable")
 
 
 def stored_spans(query_url: str) -> int:

@@ -125,8 +125,11 @@ def bench(
 ) -> None:
     """Run a benchmark suite and print its figures."""
     from datatracing.pipeline.bench import run_suite
+    from datatracing.pipeline.cli._startup import wait_for_kafka
 
     try:
+        if kafka is not None and suite == "e2e":
+            wait_for_kafka(kafka, 0)  # one line and exit 1 when nothing answers, before any setup
         run_suite(suite, quick=quick, json_out=json_out, size=size, duration=duration, kafka=kafka)
     except UsageError as exc:
         fail(str(exc))

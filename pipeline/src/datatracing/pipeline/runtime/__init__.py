@@ -6,6 +6,16 @@ Faust, the query service and the store, which the CLI's other commands do not ne
 
 from __future__ import annotations
 
+from datatracing.pipeline.runtime._memory import BrokerMemoryWatch, meminfo_bytes, proc_rss_bytes
 from datatracing.pipeline.runtime._stack import Stack, StackState, read_state, state_path, wait_healthy
 
-__all__ = ["Stack", "StackState", "read_state", "state_path", "wait_healthy"]
+__all__ = [
+    "BrokerMemoryWatch",
+    "Stack",
+    "StackState",
+    "meminfo_bytes",
+    "proc_rss_bytes",
+    "read_state",
+    "state_path",
+    "wait_healthy",
+]

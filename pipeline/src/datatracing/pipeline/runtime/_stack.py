@@ -25,10 +25,13 @@ import yaml
 from datatracing.pipeline.broker import EmbeddedBroker, ensure_pipeline_topics
 from datatracing.pipeline.config import Settings
 from datatracing.pipeline.errors import PipelineError
+from datatracing.pipeline.runtime._memory import BrokerMemoryWatch
 
 log = logging.getLogger(__name__)
 
 STATE_FILE = "stack.json"
+#: How often the supervisor reads the embedded broker's memory (`BrokerMemoryWatch`).
+MEMORY_CHECK_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -154,15 +157,23 @@ class Stack:
         self._stopping = True
 
     def supervise(self) -> None:
-        """Block until SIGINT/SIGTERM, restarting workers that die; then stop everything."""
+        """Block until SIGINT/SIGTERM, restarting workers that die and warning as the embedded
+        broker's memory grows; then stop everything."""
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGTERM, self._on_signal)
+        watch = BrokerMemoryWatch(self.broker.pid) if self.broker is not None and self.broker.pid else None
+        checked = time.monotonic()
         try:
             while not self._stopping:
                 for role, proc in list(self.workers.items()):
                     if proc.poll() is not None and not self._stopping:
                         log.warning("%s worker exited with %s; restarting", role, proc.returncode)
                         self._spawn(role)
+                if watch is not None and time.monotonic() - checked >= MEMORY_CHECK_S:
+                    checked = time.monotonic()
+                    warning = watch.check()
+                    if warning is not None:
+                        log.warning("%s", warning)
                 time.sleep(0.5)
         finally:
             self.stop()
