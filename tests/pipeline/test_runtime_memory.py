@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from datatracing.pipeline.runtime import BrokerMemoryWatch, meminfo_bytes, proc_rss_bytes
+from datatracing.pipeline.runtime import BrokerMemoryWatch, meminfo_bytes, memory_limit_bytes, proc_rss_bytes
 
 GIB = 2**30
 
@@ -16,7 +16,7 @@ def test_the_watch_warns_once_per_step_of_the_machines_memory() -> None:
     first = watch.check(2 * GIB)
     assert first is not None
     assert first.startswith("the embedded broker holds 2.0 GiB (20% of this machine's memory)")
-    assert "Restart the stack" in first
+    assert "consumer lag 0), restart the stack" in first
     assert "Kafka" in first
     assert watch.check(int(2.5 * GIB)) is None
     # A jump over several steps warns once, at the level reached.
@@ -37,3 +37,4 @@ def test_memory_figures_come_from_proc() -> None:
     assert meminfo_bytes("MemTotal") >= proc_rss_bytes(os.getpid())
     assert proc_rss_bytes(2**22 + 7) == 0  # no such process
     assert meminfo_bytes("NoSuchField") == 0
+    assert 0 < memory_limit_bytes() <= meminfo_bytes("MemTotal")

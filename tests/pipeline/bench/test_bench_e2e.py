@@ -20,8 +20,9 @@ def test_run_e2e_quick_stores_every_sent_span_and_reports_each_step() -> None:
         for key in ("sent_spans_per_s", "delivered_spans_per_s", "sampler_lag_spans", "sink_lag_spans"):
             assert result[f"step{i}_{key}"] >= 0
         assert result[f"step{i}_latency_p95_ms"] > 0
-        # Every probe's latency splits where the sampler forwarded it: the sampler's side holds its
-        # wait after the root, the store's side the rest.
+        # Every probe's latency splits where the sampler decided its trace: the sampler's side holds
+        # its wait after the root, the store's side the rest.
+        assert result[f"step{i}_latency_split_probes"] >= 1
         assert result[f"step{i}_latency_sampler_p50_ms"] >= 0.9 * WAIT_AFTER_ROOT_S * 1000
         assert 0 < result[f"step{i}_latency_store_p50_ms"] < result[f"step{i}_latency_p95_ms"]
     if result["max_sustained_spans_per_s"] > 0:

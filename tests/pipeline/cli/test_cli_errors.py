@@ -215,3 +215,10 @@ def test_bench_e2e_on_an_unreachable_cluster_fails_in_one_line_before_any_setup(
 
     assert code == 1
     assert _one_line(err) == f"error: cannot reach Kafka at {bootstrap}: Connection refused"
+
+
+def test_bench_kafka_without_a_port_is_a_usage_error() -> None:
+    code, _, err = _run("bench", "e2e", "--kafka", "kafka")
+
+    assert code == 2
+    assert _one_line(err) == "error: kafka: expected host:port[,host:port...], got 'kafka'"

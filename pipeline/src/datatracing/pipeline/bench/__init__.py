@@ -17,7 +17,7 @@ from rich.table import Table
 from datatracing.pipeline.bench._machine import machine_fingerprint
 from datatracing.pipeline.errors import ConfigError
 
-__all__ = ["SUITES", "run_suite"]
+__all__ = ["SUITES", "check_kafka_option", "run_suite"]
 
 SUITES = ("e2e", "sink", "sampler", "store", "query", "sdk")
 
@@ -54,6 +54,15 @@ def _suite(
     raise ConfigError(f"suite: expected one of {', '.join(SUITES)}, got {name!r}")
 
 
+def check_kafka_option(suite: str, kafka: str) -> None:
+    """`ConfigError` unless `kafka` is a list of host:port for the e2e suite."""
+    if suite != "e2e":
+        raise ConfigError(f"kafka: applies to the e2e suite only, not {suite!r}")
+    entries = [entry.strip() for entry in kafka.split(",")]
+    if not all(host and port.isdigit() for host, _, port in (e.rpartition(":") for e in entries)):
+        raise ConfigError(f"kafka: expected host:port[,host:port...], got {kafka!r}")
+
+
 def run_suite(
     name: str,
     *,
@@ -71,8 +80,8 @@ def run_suite(
     """
     if name not in SUITES:
         raise ConfigError(f"suite: expected one of {', '.join(SUITES)}, got {name!r}")
-    if kafka is not None and name != "e2e":
-        raise ConfigError(f"kafka: applies to the e2e suite only, not {name!r}")
+    if kafka is not None:
+        check_kafka_option(name, kafka)
     figures = _suite(name, quick, size, duration, kafka)
     machine = machine_fingerprint()
     table = Table(title=f"datatracing bench {name}{' (quick)' if quick else ''}")

@@ -42,8 +42,8 @@ from pathlib import Path
 from typing import Any
 
 from datatracing.pipeline.bench._e2e_steps import WAIT_AFTER_ROOT_S, Step, e2e_figures, rss_figures
-from datatracing.pipeline.bench._kafka import bench_topics, raw_copy_rate
-from datatracing.pipeline.bench._load import LoadProcess
+from datatracing.pipeline.bench._kafka import bench_topics, drop_topics, raw_copy_rate
+from datatracing.pipeline.bench._load import TICK_MARK_S, LoadProcess
 from datatracing.pipeline.bench._observe import (
     CommittedOffsets,
     ProbeTracker,
@@ -56,7 +56,7 @@ from datatracing.pipeline.bench._observe import (
 )
 from datatracing.pipeline.bench._stages import ForwardWatch, StoreWindow, split_line
 from datatracing.pipeline.broker import EmbeddedBroker, free_port
-from datatracing.pipeline.config import KafkaSettings, QuerySettings, Settings, WorkerSettings
+from datatracing.pipeline.config import KafkaSettings, QuerySettings, Settings, SinkSettings, WorkerSettings
 from datatracing.pipeline.runtime import Stack
 from datatracing.pipeline.sampler import SamplerSettings
 
@@ -74,9 +74,9 @@ SOAK_FRACTION = 0.5
 #: memory available when the soak starts (see `_Run.broker_memory_rate`).
 BROKER_MEMORY_SHARE = 0.6
 RSS_EVERY_S = 10.0
-#: The sampler and sink consumer groups (the workers' Faust app ids).
-SAMPLER_GROUP = "datatracing-sampler"
-SINK_GROUP = "datatracing-sink"
+#: The prefix of each run's own sampler and sink consumer groups (a cluster given with `kafka` may
+#: run a pipeline of its own, whose groups the bench must not join).
+GROUP_PREFIX = "datatracing-bench"
 #: Messages of the run the raw copy moves (enough for a steady rate, few enough to stay short).
 RAW_COPY_MESSAGES = 20_000
 
@@ -107,10 +107,15 @@ class _Run:
         bootstrap = stack.settings.kafka.bootstrap_servers
         self.stack, self.load, self.spm = stack, load, spans_per_message
         self.pids = {name: proc.pid for name, proc in stack.workers.items()}
-        self.sampler_offsets = CommittedOffsets(bootstrap, SAMPLER_GROUP, topics.spans, topics.partitions)
-        self.sink_offsets = CommittedOffsets(bootstrap, SINK_GROUP, topics.sampled, topics.partitions)
-        self.forwards = ForwardWatch(bootstrap, topics.sampled, topics.partitions)
-        self.probes = ProbeTracker(stack.query_url, forwarded=self.forwards.forwarded_at)
+        settings = stack.settings
+        self.sampler_offsets = CommittedOffsets(
+            bootstrap, settings.sampler.group_id, topics.spans, topics.partitions
+        )
+        self.sink_offsets = CommittedOffsets(
+            bootstrap, settings.sink.group_id, topics.sampled, topics.partitions
+        )
+        self.decisions = ForwardWatch(bootstrap, topics.decisions, topics.partitions)
+        self.probes = ProbeTracker(stack.query_url, decided=self.decisions.decided_at)
         self.probes.start()
         self.store_window = StoreWindow(f"{stack.query_url}/metrics", stack.query_url)
         self.rss: dict[str, list[tuple[float, int]]] = {name: [] for name in self.pids}
@@ -176,6 +181,9 @@ class _Run:
         cpu0 = {name: proc_cpu_s(pid) for name, pid in self.pids.items()}
         threads0 = proc_thread_cpu_s(self.pids["store"])
         written0, sent0 = self.sink_offsets.total(), self.sent[0]
+        if seconds > 2 * TICK_MARK_S:  # the step prints progress lines: start their first window now
+            self.probes.take_recent()
+            self.store_window.sample()
         started = time.monotonic()
         self.load.run_step(index, rate, seconds)
         deadline = started + seconds + 120
@@ -235,10 +243,10 @@ class _Run:
         return stored, waited
 
     def close(self) -> None:
-        self.forwards.close()
-        self.sampler_offsets.close()
-        self.sink_offsets.close()
-        self.probes.close()
+        """Close every watcher, whichever of them raises."""
+        with contextlib.ExitStack() as closing:
+            for watcher in (self.decisions, self.sampler_offsets, self.sink_offsets, self.probes):
+                closing.callback(watcher.close)
 
 
 def _run_steps(run: _Run, plan: E2EPlan) -> tuple[list[Step], int]:
@@ -265,16 +273,24 @@ def run_e2e(quick: bool, duration_s: float | None = None, kafka: str | None = No
     plan = E2EPlan.make(quick, duration_s)
     with contextlib.ExitStack() as cleanup:
         broker = None if kafka else cleanup.enter_context(EmbeddedBroker())
-        bootstrap = kafka or (broker.bootstrap_servers if broker else "")
+        bootstrap = broker.bootstrap_servers if broker is not None else str(kafka)
         tmp = cleanup.enter_context(tempfile.TemporaryDirectory())
         topics = bench_topics(bootstrap)
+        if kafka:  # leave the cluster as it was found
+            cleanup.callback(drop_topics, bootstrap, topics)
+        groups = f"{GROUP_PREFIX}-{topics.spans.rsplit('-', 1)[-1]}"
         settings = Settings(
             data_dir=Path(tmp),
             kafka=KafkaSettings(bootstrap_servers=bootstrap),
             topics=topics,
             query=QuerySettings(port=free_port()),
             worker=WorkerSettings(web_port=free_port(), log_level="warning"),
-            sampler=SamplerSettings(decision_wait=2 * WAIT_AFTER_ROOT_S, wait_after_root=WAIT_AFTER_ROOT_S),
+            sampler=SamplerSettings(
+                group_id=f"{groups}-sampler",
+                decision_wait=2 * WAIT_AFTER_ROOT_S,
+                wait_after_root=WAIT_AFTER_ROOT_S,
+            ),
+            sink=SinkSettings(group_id=f"{groups}-sink"),
         )
         stack = Stack(settings, broker_port=None)
         load = LoadProcess(bootstrap, topics.spans)
@@ -301,7 +317,12 @@ def run_e2e(quick: bool, duration_s: float | None = None, kafka: str | None = No
             stack.stop()
         count = min(sent_messages, RAW_COPY_MESSAGES)
         raw = raw_copy_rate(
-            bootstrap, topics.spans, topics.partitions, count, round(count * spans_per_message)
+            bootstrap,
+            topics.spans,
+            topics.partitions,
+            count,
+            round(count * spans_per_message),
+            drop=bool(kafka),
         )
     sustained = figures["max_sustained_spans_per_s"]
     return {

@@ -53,11 +53,11 @@ class Step:
 
 
 def split_figures(splits: list[tuple[float, float, float]]) -> dict[str, float]:
-    """p50/p95 of the sampler's side (produce to forwarded) and the store's (forwarded to
-    queryable) of the probes' latencies."""
+    """p50/p95 of the sampler's side (produce to decided) and the store's (decided to queryable)
+    of the probes' latencies, and how many probes were split (those whose decision was read)."""
     if not splits:
         return {}
-    figures = {}
+    figures = {"latency_split_probes": float(len(splits))}
     for index, side in ((1, "sampler"), (2, "store")):
         values = [split[index] for split in splits]
         for q in (50, 95):

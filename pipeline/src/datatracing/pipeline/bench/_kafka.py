@@ -6,8 +6,9 @@ import time
 import uuid
 
 from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
-from datatracing.pipeline.broker import ensure_topics, make_producer, topic_specs
+from datatracing.pipeline.broker import admin_config, ensure_topics, make_producer, topic_specs
 from datatracing.pipeline.config import TopicSettings
 
 
@@ -24,6 +25,14 @@ def bench_topics(bootstrap: str) -> TopicSettings:
     return topics
 
 
+def drop_topics(bootstrap: str, topics: TopicSettings, timeout_s: float = 30.0) -> None:
+    """Delete a set of bench topics (on a cluster the bench does not own), waiting for the answer."""
+    admin = AdminClient(admin_config(bootstrap))
+    names = [topics.spans, topics.sampled, topics.decisions, topics.dead_letter]
+    for future in admin.delete_topics(names, operation_timeout=timeout_s).values():
+        future.result(timeout_s)
+
+
 def produce_all(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
     """Produce (key, value) pairs as fast as librdkafka takes them, then flush."""
     producer = make_producer(bootstrap)
@@ -37,10 +46,14 @@ def produce_all(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]])
     producer.flush(60)
 
 
-def raw_copy_rate(bootstrap: str, source: str, partitions: int, count: int, spans: int) -> float:
+def raw_copy_rate(
+    bootstrap: str, source: str, partitions: int, count: int, spans: int, *, drop: bool = False
+) -> float:
     """Spans/s of consume + produce with no logic, over the `count` messages already in `source`,
-    from the first record received until the last copy is acknowledged by the broker."""
-    target = bench_topics(bootstrap).spans
+    from the first record received until the last copy is acknowledged by the broker; with `drop`,
+    the topics made for the copy are deleted afterwards."""
+    copy_topics = bench_topics(bootstrap)
+    target = copy_topics.spans
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": target, "enable.auto.commit": False})
     consumer.assign([TopicPartition(source, p, 0) for p in range(partitions)])
     producer = make_producer(bootstrap)
@@ -65,4 +78,6 @@ def raw_copy_rate(bootstrap: str, source: str, partitions: int, count: int, span
     producer.flush(60)
     elapsed = time.perf_counter() - started
     consumer.close()
+    if drop:
+        drop_topics(bootstrap, copy_topics)
     return spans * (seen / count) / elapsed

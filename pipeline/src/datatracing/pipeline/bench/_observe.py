@@ -138,8 +138,10 @@ class ProbeTracker:
     and more so the further the store fell behind). `start()` polls on a thread of its own, so slow
     answers of a busy store never delay the measuring loop's other samples.
 
-    With `forwarded` (`_stages.ForwardWatch.forwarded_at`), each latency is also split at the
-    instant the sampler forwarded the trace: `splits` holds (total, sampler side, store side) in ms.
+    With `decided` (`_stages.ForwardWatch.decided_at`), each latency is also split at the instant
+    the sampler decided the trace: `splits` holds (total, sampler side, store side) in ms. A probe
+    found queryable before the watch read its decision is split on a later poll (at the latest in
+    `stop()`), so the fast ones are not the ones left out.
     """
 
     query_url: str
@@ -149,11 +151,13 @@ class ProbeTracker:
     #: step → latencies in ms (produced to queryable)
     latencies_ms: dict[int, list[float]] = field(default_factory=dict)
     pending: list[_Probe] = field(default_factory=list)
-    forwarded: Callable[[str], float | None] | None = None
-    #: step → (total, produced to forwarded, forwarded to queryable) in ms, for probes whose
-    #: forwarding was seen; `recent` the same with the time each was found, until `take_recent()`.
+    decided: Callable[[str], float | None] | None = None
+    #: step → (total, produced to decided, decided to queryable) in ms, for probes whose decision
+    #: was seen; `recent` the splits made since the last `take_recent()`.
     splits: dict[int, list[tuple[float, float, float]]] = field(default_factory=dict)
     recent: list[tuple[float, float, float]] = field(default_factory=list)
+    #: Probes found queryable whose decision the watch had not read yet: (probe, found at).
+    unsplit: list[tuple[_Probe, float]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.client = httpx.Client(base_url=self.query_url, timeout=30)
@@ -187,7 +191,7 @@ class ProbeTracker:
                 continue  # a timeout under load: the probes are checked again
 
     def poll(self) -> None:
-        """Check every pending probe once."""
+        """Check every pending probe once, and split the latencies left unsplit."""
         with self._lock:
             pending, self.pending = self.pending, []
         try:
@@ -195,6 +199,29 @@ class ProbeTracker:
         finally:
             with self._lock:
                 self.pending = pending + self.pending
+        self._split_unsplit()
+
+    def _split(self, probe: _Probe, found_at: float) -> bool:
+        """Record `probe`'s latency split; False when its decision time is not known (yet)."""
+        decided_at = self.decided(probe.trace_id) if self.decided is not None else None
+        if decided_at is None:
+            return False
+        split = (
+            (found_at - probe.produced_at) * 1000,
+            (decided_at - probe.produced_at) * 1000,
+            (found_at - decided_at) * 1000,
+        )
+        with self._lock:
+            self.splits.setdefault(probe.step, []).append(split)
+            self.recent.append(split)
+        return True
+
+    def _split_unsplit(self) -> None:
+        with self._lock:
+            waiting, self.unsplit = self.unsplit, []
+        left = [(probe, found_at) for probe, found_at in waiting if not self._split(probe, found_at)]
+        with self._lock:
+            self.unsplit = left + self.unsplit
 
     def _check(self, pending: list[_Probe]) -> None:
         """Remove the probes found queryable from `pending` (in place), recording their latency."""
@@ -208,18 +235,11 @@ class ProbeTracker:
             if response.status_code == 200 and len(response.json()["data"]["spans"]) >= probe.spans:
                 pending.remove(probe)
                 found_at = time.time()
-                latency_ms = (found_at - probe.produced_at) * 1000
-                forwarded_at = self.forwarded(probe.trace_id) if self.forwarded is not None else None
                 with self._lock:
-                    self.latencies_ms.setdefault(probe.step, []).append(latency_ms)
-                    if forwarded_at is not None:
-                        split = (
-                            latency_ms,
-                            (forwarded_at - probe.produced_at) * 1000,
-                            (found_at - forwarded_at) * 1000,
-                        )
-                        self.splits.setdefault(probe.step, []).append(split)
-                        self.recent.append(split)
+                    self.latencies_ms.setdefault(probe.step, []).append((found_at - probe.produced_at) * 1000)
+                if self.decided is not None and not self._split(probe, found_at):
+                    with self._lock:
+                        self.unsplit.append((probe, found_at))
 
     def _span_counts(self, trace_ids: list[str]) -> dict[str, int]:
         """Spans stored per trace id, by one statement (ids are the load's own hex ids)."""
@@ -234,10 +254,11 @@ class ProbeTracker:
         return {str(row[0]): int(row[1]) for row in response.json()["data"]["rows"]}
 
     def stop(self) -> None:
-        """Stop the polling thread (`poll` still works)."""
+        """Stop the polling thread (`poll` still works), after a last try at the unsplit latencies."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(60)
+        self._split_unsplit()
 
     def close(self) -> None:
         self.stop()

@@ -61,13 +61,16 @@ def _keyed(traces: int) -> tuple[list[tuple[bytes, bytes]], int, int]:
     return messages, spans, len(ids)
 
 
-#: Spans per trace of the bench's traces, on average (to turn `--size` into a number of traces).
-_SPANS_PER_TRACE = 27.7
+def _traces_for(size: int) -> int:
+    """Traces of the bench's shape that hold about `size` spans (measured on a sample of them)."""
+    sample = 500
+    _, spans = bench_messages(sample, seed=5)
+    return max(1, round(size * sample / spans))
 
 
 def run_sampler_bench(quick: bool, size: int | None = None) -> dict[str, float]:
     """`size` (spans, about) sets the load; by default 12,000 traces (~330k spans), 1,000 quick."""
-    count = max(1, round(size / _SPANS_PER_TRACE)) if size else (1_000 if quick else 12_000)
+    count = _traces_for(size) if size else (1_000 if quick else 12_000)
     messages, spans, traces = _keyed(count)
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as tmp:
         topics = bench_topics(broker.bootstrap_servers)

@@ -1,11 +1,13 @@
-"""Where a probe's latency goes: the sampler's side (produce to forwarded) and the store's side
-(forwarded to queryable), and what the store was doing meanwhile.
+"""Where a probe's latency goes: the sampler's side (produce to decided) and the store's side
+(decided to queryable), and what the store was doing meanwhile.
 
-`ForwardWatch` reads the sampled topic on a thread of its own and remembers when each trace was
-forwarded: the record's create time, which the sampler's producer stamps when it hands the kept
-trace over (so the watch's own fetch delay does not count). A probe's latency then splits at that
-instant: before it, the sampler's wait after the root, its decision and its produce; after it, the
-sink's batch wait, decode, insert and commit, and the probe's own polling.
+`ForwardWatch` reads the decisions topic on a thread of its own and remembers when each trace was
+decided: the decision record's create time, which the sampler's producer stamps when it hands the
+record over, right after it handed over the kept trace's spans (so the watch's own fetch delay does
+not count, and its reads are small: a decision record, not the spans). A probe's latency splits at
+that instant: before it, the load's produce, the broker, the sampler's wait after the root and its
+decision; after it, the broker again, the sink's batch wait, decode, insert and commit, and the
+probe's own polling.
 
 `StoreWindow` turns two scrapes of the store worker's metrics, taken a window apart, into the mean
 insert time and the batches written in between, and asks the store how many merges run now: a soak
@@ -16,24 +18,26 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, TIMESTAMP_CREATE_TIME, Consumer, KafkaException, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from datatracing.pipeline.bench._store import percentile
 
 __all__ = ["ForwardWatch", "StoreWindow", "split_line"]
 
-#: How long a forwarded trace's time is kept for a probe that has not claimed it yet.
+#: How long a decided trace's time is kept for a probe that has not claimed it yet.
 KEEP_S = 300.0
 _INSERT = "datatracing_sink_insert_duration_seconds"
+#: A progress line is not worth holding up the measuring loop for: a busy store answers late or not.
+_TIMEOUT_S = 2.0
 
 
 class ForwardWatch:
-    """Remembers, for every trace forwarded to the sampled topic since the run began, when it was
-    forwarded (seconds since the epoch, the first part's create time)."""
+    """Remembers, for every trace decided since the run began, when it was decided (seconds since the
+    epoch: the decision record's create time; the time it was read when the record has none)."""
 
     def __init__(self, bootstrap: str, topic: str, partitions: int) -> None:
         self.consumer = Consumer(
@@ -42,9 +46,9 @@ class ForwardWatch:
                 "group.id": f"datatracing-bench-forward-{time.time_ns()}",
                 "enable.auto.commit": False,
                 "enable.partition.eof": False,
-                # The times come from the records, not from when they arrive here: fetch rarely, so
-                # the watch adds little to the broker's work (each fetch of the embedded broker
-                # lists every record batch the partition holds).
+                # The times come from the records, not from when they arrive here: fetch rarely,
+                # which on the embedded broker (it lists every record batch of a partition on each
+                # fetch, and holds each fetch back) keeps the watch's own load small.
                 "fetch.wait.max.ms": 1000,
             }
         )
@@ -59,7 +63,10 @@ class ForwardWatch:
     def _run(self) -> None:
         pruned = time.time()
         while not self._stop.is_set():
-            messages = self.consumer.consume(1000, 0.2)
+            try:
+                messages = self.consumer.consume(1000, 0.2)
+            except KafkaException:
+                continue  # a broker hiccup: the records are read on the next call
             now = time.time()
             with self._lock:
                 for message in messages:
@@ -67,19 +74,20 @@ class ForwardWatch:
                     if message.error() is not None or key is None or key in self._seen:
                         continue
                     kind, stamp_ms = message.timestamp()
-                    self._seen[key] = stamp_ms / 1000 if kind and stamp_ms > 0 else now
+                    self._seen[key] = stamp_ms / 1000 if kind == TIMESTAMP_CREATE_TIME else now
                 if now - pruned > KEEP_S / 4:
                     self._seen = {k: t for k, t in self._seen.items() if now - t < KEEP_S}
                     pruned = now
 
-    def forwarded_at(self, trace_id: str) -> float | None:
+    def decided_at(self, trace_id: str) -> float | None:
         with self._lock:
             return self._seen.get(trace_id.encode("ascii"))
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join(10)
-        self.consumer.close()
+        self._thread.join(30)
+        if not self._thread.is_alive():  # never close a consumer under a thread still in consume()
+            self.consumer.close()
 
 
 @dataclass
@@ -89,10 +97,10 @@ class StoreWindow:
     metrics_url: str
     query_url: str
     database: str = "datatracing"
-    _last: tuple[float, float] = (0.0, 0.0)
+    _last: tuple[float, float] = field(default=(0.0, 0.0), init=False)
 
     def _insert_totals(self) -> tuple[float, float]:
-        text = httpx.get(self.metrics_url, timeout=10).text
+        text = httpx.get(self.metrics_url, timeout=_TIMEOUT_S).text
         found = {
             sample.name: sample.value
             for family in text_string_to_metric_families(text)
@@ -103,7 +111,9 @@ class StoreWindow:
 
     def _merges(self) -> tuple[int, int]:
         sql = f"SELECT count(), sum(total_size_marks) FROM system.merges WHERE database = '{self.database}'"
-        response = httpx.post(f"{self.query_url}/v1/sql", json={"sql": sql, "max_rows": 1}, timeout=10)
+        response = httpx.post(
+            f"{self.query_url}/v1/sql", json={"sql": sql, "max_rows": 1}, timeout=_TIMEOUT_S
+        )
         if response.status_code != 200:
             return -1, -1
         row = response.json()["data"]["rows"][0]

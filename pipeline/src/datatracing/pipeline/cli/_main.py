@@ -107,8 +107,9 @@ _DURATION_HELP = (
     "a soak at half the highest sustained rate for the rest."
 )
 _KAFKA_HELP = (
-    "e2e: bootstrap servers of a Kafka cluster to run against instead of the embedded broker, whose "
-    "memory storage keeps every record (a long soak needs a broker with retention)."
+    "e2e: bootstrap servers (host:port, plaintext) of a Kafka cluster to run against instead of the "
+    "embedded broker, whose memory storage keeps every record (a long soak needs a broker with "
+    "retention). The run uses topics and consumer groups of its own and deletes its topics at the end."
 )
 
 
@@ -124,11 +125,12 @@ def bench(
     kafka: Annotated[str | None, typer.Option(help=_KAFKA_HELP)] = None,
 ) -> None:
     """Run a benchmark suite and print its figures."""
-    from datatracing.pipeline.bench import run_suite
+    from datatracing.pipeline.bench import check_kafka_option, run_suite
     from datatracing.pipeline.cli._startup import wait_for_kafka
 
     try:
-        if kafka is not None and suite == "e2e":
+        if kafka is not None:
+            check_kafka_option(suite, kafka)
             wait_for_kafka(kafka, 0)  # one line and exit 1 when nothing answers, before any setup
         run_suite(suite, quick=quick, json_out=json_out, size=size, duration=duration, kafka=kafka)
     except UsageError as exc:

@@ -133,6 +133,8 @@ class SamplerSettings(_Section):
         10000000000
     """
 
+    #: The sampler's consumer group on the spans topic (two pipelines sharing a Kafka cluster need two).
+    group_id: str = Field(default="datatracing-sampler", min_length=1)
     #: Decide a trace when no new span has arrived for this long (idle).
     decision_wait: timedelta = Field(default=timedelta(seconds=30), gt=timedelta(0))
     #: Decide a trace this long after its root span (no parent) arrived.

@@ -1,4 +1,6 @@
-"""Process runtime: the `datatracing up` supervisor (`Stack`) and the worker processes.
+"""Process runtime: the `datatracing up` supervisor (`Stack`), its watch on the embedded broker's
+memory (`BrokerMemoryWatch`, with the `/proc` readers it uses, which the benchmarks share), and the
+worker processes.
 
 The worker processes are in the public module `workers`, not re-exported here: importing it loads
 Faust, the query service and the store, which the CLI's other commands do not need.
@@ -6,7 +8,12 @@ Faust, the query service and the store, which the CLI's other commands do not ne
 
 from __future__ import annotations
 
-from datatracing.pipeline.runtime._memory import BrokerMemoryWatch, meminfo_bytes, proc_rss_bytes
+from datatracing.pipeline.runtime._memory import (
+    BrokerMemoryWatch,
+    meminfo_bytes,
+    memory_limit_bytes,
+    proc_rss_bytes,
+)
 from datatracing.pipeline.runtime._stack import Stack, StackState, read_state, state_path, wait_healthy
 
 __all__ = [
@@ -14,6 +21,7 @@ __all__ = [
     "Stack",
     "StackState",
     "meminfo_bytes",
+    "memory_limit_bytes",
     "proc_rss_bytes",
     "read_state",
     "state_path",

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["BrokerMemoryWatch", "meminfo_bytes", "proc_rss_bytes"]
+__all__ = ["BrokerMemoryWatch", "meminfo_bytes", "memory_limit_bytes", "proc_rss_bytes"]
+
+#: A cgroup v2 memory limit (a container's), when there is one.
+_CGROUP_MAX = Path("/sys/fs/cgroup/memory.max")
 
 
 def _kb_field(path: str, key: str) -> int:
@@ -32,20 +35,33 @@ def meminfo_bytes(key: str) -> int:
     return _kb_field("/proc/meminfo", key)
 
 
+def memory_limit_bytes() -> int:
+    """The memory this process's machine or container may use: `MemTotal`, or the cgroup's
+    `memory.max` when that is lower (a container's limit); 0 when unknown."""
+    total = meminfo_bytes("MemTotal")
+    try:
+        text = _CGROUP_MAX.read_text().strip()
+    except OSError:
+        return total
+    if not text.isdigit():
+        return total  # "max": no limit
+    return min(total, int(text)) if total else int(text)
+
+
 def proc_rss_bytes(pid: int) -> int:
     """Resident set size of process `pid` in bytes; 0 when unknown."""
     return _kb_field(f"/proc/{pid}/status", "VmRSS")
 
 
 class BrokerMemoryWatch:
-    """Warns once per step (`first_share`, then every `step` more) of the machine's memory that the
-    broker process `pid` holds."""
+    """Warns once per step (`first_share`, then every `step` more) of the memory available to the
+    machine or container (`memory_limit_bytes`) that the broker process `pid` holds."""
 
     def __init__(
         self, pid: int, *, total_bytes: int | None = None, first_share: float = 0.2, step: float = 0.1
     ) -> None:
         self.pid = pid
-        self.total_bytes = meminfo_bytes("MemTotal") if total_bytes is None else total_bytes
+        self.total_bytes = memory_limit_bytes() if total_bytes is None else total_bytes
         self.first_share = first_share
         self.step = step
         #: The highest step warned about (0 is `first_share`), -1 before the first warning.
@@ -64,6 +80,7 @@ class BrokerMemoryWatch:
         self._warned = level
         return (
             f"the embedded broker holds {rss / 2**30:.1f} GiB ({share:.0%} of this machine's memory): "
-            "its memory storage keeps every record it received. Restart the stack to free it, or run "
-            "the workers against Kafka for sustained load"
+            "its memory storage keeps every record it received. Once the workers have caught up "
+            "(consumer lag 0), restart the stack to free it; for sustained load, run the workers "
+            "against Kafka"
         )

@@ -46,8 +46,9 @@ def build_sampler_app(
     app = make_faust_app(settings, SAMPLER_APP_ID, web_port=settings.worker.web_port)
     app.producer_only = True
     producer = kafka_producer(settings.kafka)
-    runner = SamplerRunner(settings, policy, sampler or settings.sampler, producer)
-    config = kafka_consumer_config(settings.kafka, SAMPLER_APP_ID)
+    stage = sampler or settings.sampler
+    runner = SamplerRunner(settings, policy, stage, producer)
+    config = kafka_consumer_config(settings.kafka, stage.group_id)
 
     def crashed(exc: BaseException) -> None:
         # Called on the loop's thread: stop the whole worker (non-zero exit) rather than idle.
