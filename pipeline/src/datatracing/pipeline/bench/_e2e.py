@@ -6,10 +6,10 @@ keep-all policy) takes load from an independent producer process (`_load`) in st
 step the suite reports the rate the producer sent, the rate the store received (the sink's committed
 messages), the lag of each stage at mid-step and at the end (`_observe`: counted from what was
 produced or forwarded, never from high watermarks), the latency from a probe trace's produce to its
-being queryable through `GET /v1/traces/{id}` (p50/p95/p99, about two probes a second, watched on a
-thread of its own; split where the sampler forwarded the trace, see `_stages`), and CPU per span of
-each process (the store worker's also split by thread:
-Python, the engine's merges, the rest of the engine).
+being queryable (all its spans counted by the store, one in ten also fetched through
+`GET /v1/traces/{id}`; p50/p95/p99, about two probes a second, watched on a thread of its own; split
+where the sampler decided the trace, see `_stages`), and CPU per span of each process (the store
+worker's also split by thread: Python, the engine's merges, the rest of the engine).
 
 A step is sustained (`_e2e_steps.Step.sustained`) when, for both stages, the lag at its end is at
 most `LAG_BOUND_S` seconds of the step's rate beyond what the stage holds back by design
