@@ -54,7 +54,7 @@ from datatracing.pipeline.bench._observe import (
     sampler_kept,
     stored_spans,
 )
-from datatracing.pipeline.bench._stages import ForwardWatch, StoreWindow, split_line
+from datatracing.pipeline.bench._stages import DecisionWatch, StoreWindow, split_line
 from datatracing.pipeline.broker import EmbeddedBroker, free_port
 from datatracing.pipeline.config import KafkaSettings, QuerySettings, Settings, SinkSettings, WorkerSettings
 from datatracing.pipeline.runtime import Stack
@@ -114,7 +114,7 @@ class _Run:
         self.sink_offsets = CommittedOffsets(
             bootstrap, settings.sink.group_id, topics.sampled, topics.partitions
         )
-        self.decisions = ForwardWatch(bootstrap, topics.decisions, topics.partitions)
+        self.decisions = DecisionWatch(bootstrap, topics.decisions, topics.partitions)
         self.probes = ProbeTracker(stack.query_url, decided=self.decisions.decided_at)
         self.probes.start()
         self.store_window = StoreWindow(f"{stack.query_url}/metrics", stack.query_url)

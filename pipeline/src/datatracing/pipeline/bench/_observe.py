@@ -140,7 +140,7 @@ class ProbeTracker:
     loaded the store, and more so the further it fell behind). `start()` polls on a thread of its
     own, so slow answers of a busy store never delay the measuring loop's other samples.
 
-    With `decided` (`_stages.ForwardWatch.decided_at`), each latency is also split at the instant
+    With `decided` (`_stages.DecisionWatch.decided_at`), each latency is also split at the instant
     the sampler decided the trace: `splits` holds (total, sampler side, store side) in ms. A probe
     found queryable before the watch read its decision is split on a later poll (at the latest in
     `stop()`), so the fast ones are not the ones left out.

@@ -1,7 +1,7 @@
 """Where a probe's latency goes: the sampler's side (produce to decided) and the store's side
 (decided to queryable), and what the store was doing meanwhile.
 
-`ForwardWatch` reads the decisions topic on a thread of its own and remembers when each trace was
+`DecisionWatch` reads the decisions topic on a thread of its own and remembers when each trace was
 decided: the decision record's create time, which the sampler's producer stamps when it hands the
 record over, right after it handed over the kept trace's spans (so the watch's own fetch delay does
 not count, and its reads are small: a decision record, not the spans). A probe's latency splits at
@@ -26,7 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from datatracing.pipeline.bench._store import percentile
 
-__all__ = ["ForwardWatch", "StoreWindow", "split_line"]
+__all__ = ["DecisionWatch", "StoreWindow", "split_line"]
 
 #: How long a decided trace's time is kept for a probe that has not claimed it yet.
 KEEP_S = 300.0
@@ -35,7 +35,7 @@ _INSERT = "datatracing_sink_insert_duration_seconds"
 _TIMEOUT_S = 2.0
 
 
-class ForwardWatch:
+class DecisionWatch:
     """Remembers, for every trace decided since the run began, when it was decided (seconds since the
     epoch: the decision record's create time; the time it was read when the record has none)."""
 
@@ -43,7 +43,7 @@ class ForwardWatch:
         self.consumer = Consumer(
             {
                 "bootstrap.servers": bootstrap,
-                "group.id": f"datatracing-bench-forward-{time.time_ns()}",
+                "group.id": f"datatracing-bench-decisions-{time.time_ns()}",
                 "enable.auto.commit": False,
                 "enable.partition.eof": False,
                 # The times come from the records, not from when they arrive here: fetch rarely,
@@ -57,7 +57,7 @@ class ForwardWatch:
         self._seen: dict[bytes, float] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="datatracing-bench-forward", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="datatracing-bench-decisions", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
