@@ -74,7 +74,7 @@ SDK_SURFACE: dict[str, str] = {
 
 # Distribution `datatracing-pipeline`.
 PIPELINE_SURFACE: dict[str, str] = {
-    "datatracing.pipeline.bench": "SUITES run_suite",
+    "datatracing.pipeline.bench": "SUITES check_kafka_option run_suite",
     "datatracing.pipeline.broker": (
         "DEAD_LETTER_PREFIX_BYTES HEADER_ERROR HEADER_ERROR_CLASS HEADER_PAYLOAD_BYTES "
         "HEADER_PAYLOAD_TRUNCATED HEADER_SOURCE_OFFSET HEADER_SOURCE_PARTITION HEADER_SOURCE_TOPIC "
@@ -114,7 +114,10 @@ PIPELINE_SURFACE: dict[str, str] = {
         "TraceGraph create_app graph_router jaeger_router linked_trace_ids tempo_router trace_graph "
         "ui_router v1_document v1_document_text"
     ),
-    "datatracing.pipeline.runtime": "Stack StackState read_state state_path wait_healthy",
+    "datatracing.pipeline.runtime": (
+        "BrokerMemoryWatch Stack StackState meminfo_bytes memory_limit_bytes proc_rss_bytes read_state "
+        "state_path wait_healthy"
+    ),
     "datatracing.pipeline.sampler": (
         "AddResult CompiledPolicy DeadLetter Decided Decision DecisionCache EngineStats Late "
         "PartitionEngine ReplayReport SamplerSettings decode_decision default_policy encode_decision "
