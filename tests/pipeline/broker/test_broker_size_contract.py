@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import pytest
@@ -65,11 +66,16 @@ def test_client_configs_carry_a_whole_record_of_the_contract() -> None:
     assert dead_letter.config["cleanup.policy"] == "compact"
 
 
+def test_producer_config_compresses_with_lz4_unless_extra_says_otherwise() -> None:
+    assert producer_config("x:1")["compression.type"] == "lz4"
+    assert producer_config("x:1", {"compression.type": "none"})["compression.type"] == "none"
+
+
 def test_producer_of_contract_sends_a_message_the_default_producer_refuses(
     kafka_bootstrap: str, topic_factory: Callable[..., str]
 ) -> None:
     topic = topic_factory("size", **{"max.message.bytes": str(wire_max_bytes(4 * MIB))})
-    value = b"x" * (2 * MIB)
+    value = os.urandom(2 * MIB)  # incompressible: the contract holds with compression on
     with pytest.raises(Exception, match="MSG_SIZE_TOO_LARGE"):
         Producer({"bootstrap.servers": kafka_bootstrap}).produce(topic, value=value)
     producer = Producer(producer_config(kafka_bootstrap))
