@@ -30,6 +30,20 @@ def test_run_e2e_quick_stores_every_sent_span_and_reports_each_step() -> None:
         assert {"store_cpu_us_per_span", "sampler_cpu_us_per_span", "broker_cpu_us_per_span"} <= set(result)
 
 
+def test_run_e2e_at_a_fixed_rate_runs_one_step_and_gives_cpu_per_span_by_process() -> None:
+    result = run_e2e(quick=True, duration_s=4.0, rate=1_000.0)
+
+    assert result["offered_spans_per_s"] == 1_000.0
+    assert result["stored_spans"] == result["sent_spans"] > 0
+    assert result["latency_p95_ms"] > 0
+    assert {"store_cpu_us_per_span", "sampler_cpu_us_per_span", "broker_cpu_us_per_span"} <= set(result)
+    assert "broker_rss_mb_end" in result
+    # No ladder, so neither per-step figures nor a capacity (and no raw copy to compare it with).
+    assert not any(key.startswith("step") for key in result)
+    assert "max_sustained_spans_per_s" not in result
+    assert "raw_copy_spans_per_s" not in result
+
+
 def test_split_line_gives_each_side_of_the_probes_latency() -> None:
     line = split_line([(3000.0, 1200.0, 1800.0), (2000.0, 1100.0, 900.0)])
 

@@ -222,3 +222,10 @@ def test_bench_kafka_without_a_port_is_a_usage_error() -> None:
 
     assert code == 2
     assert _one_line(err) == "error: kafka: expected host:port[,host:port...], got 'kafka'"
+
+
+def test_bench_rate_outside_the_e2e_suite_is_a_usage_error() -> None:
+    code, _, err = _run("bench", "store", "--rate", "5000")
+
+    assert code == 2
+    assert _one_line(err) == "error: rate: applies to the e2e suite only, not 'store'"

@@ -23,12 +23,17 @@ SUITES = ("e2e", "sink", "sampler", "store", "query", "sdk")
 
 
 def _suite(
-    name: str, quick: bool, size: int | None, duration: float | None, kafka: str | None
+    name: str,
+    quick: bool,
+    size: int | None,
+    duration: float | None,
+    kafka: str | None,
+    rate: float | None,
 ) -> dict[str, float]:
     if name == "e2e":
         from datatracing.pipeline.bench._e2e import run_e2e
 
-        return run_e2e(quick, duration, kafka)
+        return run_e2e(quick, duration, kafka, rate)
     if name == "sink":
         from datatracing.pipeline.bench._sink import run_sink_bench
 
@@ -71,18 +76,21 @@ def run_suite(
     size: int | None = None,
     duration: float | None = None,
     kafka: str | None = None,
+    rate: float | None = None,
     echo: Callable[[str], None] = print,
 ) -> dict[str, float]:
     """Run one suite, print a table (and a JSON line), return the figures.
 
-    `duration` (seconds) and `kafka` (bootstrap servers of a cluster to use instead of the embedded
-    broker) apply to `e2e` only.
+    `duration` (seconds), `kafka` (bootstrap servers of a cluster to use instead of the embedded
+    broker) and `rate` (spans/s: one fixed step instead of the ladder) apply to `e2e` only.
     """
     if name not in SUITES:
         raise ConfigError(f"suite: expected one of {', '.join(SUITES)}, got {name!r}")
     if kafka is not None:
         check_kafka_option(name, kafka)
-    figures = _suite(name, quick, size, duration, kafka)
+    if rate is not None and name != "e2e":
+        raise ConfigError(f"rate: applies to the e2e suite only, not {name!r}")
+    figures = _suite(name, quick, size, duration, kafka, rate)
     machine = machine_fingerprint()
     table = Table(title=f"datatracing bench {name}{' (quick)' if quick else ''}")
     table.add_column("figure")

@@ -25,6 +25,10 @@ start, at minute 5 (when reached), at the end and at its peak. Then the suite wa
 holds every sent span, and measures the raw copy rate (consume + produce, no logic) on the same
 broker, over messages of the run.
 
+With `rate`, the run is one step at that rate for the whole duration (no ladder, no soak, no raw
+copy): a fixed load to compare two versions or settings by CPU per span of each process, latency,
+lag and RSS, back to back on one machine.
+
 With `kafka`, everything runs against that cluster instead of the embedded broker, whose memory
 storage keeps every record and grows its CPU per fetch with them (README, "A caveat of the embedded
 broker"): the way to a soak at the full half-max rate.
@@ -41,7 +45,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from datatracing.pipeline.bench._e2e_steps import WAIT_AFTER_ROOT_S, Step, e2e_figures, rss_figures
+from datatracing.pipeline.bench._e2e_steps import (
+    WAIT_AFTER_ROOT_S,
+    Step,
+    e2e_figures,
+    fixed_figures,
+    rss_figures,
+)
 from datatracing.pipeline.bench._kafka import bench_topics, drop_topics, raw_copy_rate
 from datatracing.pipeline.bench._load import TICK_MARK_S, LoadProcess
 from datatracing.pipeline.bench._observe import (
@@ -83,21 +93,25 @@ RAW_COPY_MESSAGES = 20_000
 
 @dataclass(frozen=True)
 class E2EPlan:
-    rates: tuple[int, ...]
+    rates: tuple[float, ...]
     step_s: float
     duration_s: float
+    #: One step at a fixed rate (`rate` given), not a ladder.
+    fixed: bool = False
 
     @staticmethod
-    def make(quick: bool, duration_s: float | None) -> E2EPlan:
+    def make(quick: bool, duration_s: float | None, rate: float | None = None) -> E2EPlan:
         rates = QUICK_RATES if quick else RATES
         duration = duration_s if duration_s is not None else (9.0 if quick else 60.0)
+        if rate is not None:
+            return E2EPlan((rate,), duration, duration, fixed=True)
         if quick:
             return E2EPlan(rates, duration / len(rates), duration)
         return E2EPlan(rates, STEP_S if duration >= SOAK_FROM_S else duration / 6, duration)
 
     @property
     def soak(self) -> bool:
-        return self.duration_s >= SOAK_FROM_S
+        return not self.fixed and self.duration_s >= SOAK_FROM_S
 
 
 class _Run:
@@ -253,6 +267,9 @@ def _run_steps(run: _Run, plan: E2EPlan) -> tuple[list[Step], int]:
     """Run the steps (and the soak's hold); the steps run and the highest sustained step's index."""
     steps: list[Step] = []
     best = -1
+    if plan.fixed:
+        step = run.step(0, plan.rates[0], plan.step_s)
+        return [step], 0 if step.sustained() else -1
     for index, rate in enumerate(plan.rates):
         step = run.step(index, rate, plan.step_s)
         steps.append(step)
@@ -266,11 +283,14 @@ def _run_steps(run: _Run, plan: E2EPlan) -> tuple[list[Step], int]:
     return steps, best
 
 
-def run_e2e(quick: bool, duration_s: float | None = None, kafka: str | None = None) -> dict[str, float]:
+def run_e2e(
+    quick: bool, duration_s: float | None = None, kafka: str | None = None, rate: float | None = None
+) -> dict[str, float]:
     """Run the suite on the embedded broker, or with `kafka` (bootstrap servers) on that cluster:
     the bench's topics are created there under fresh names, and the broker's CPU and RSS are not
-    reported (it is not a local process the bench knows)."""
-    plan = E2EPlan.make(quick, duration_s)
+    reported (it is not a local process the bench knows). With `rate`, one fixed step (see the
+    module docstring)."""
+    plan = E2EPlan.make(quick, duration_s, rate)
     with contextlib.ExitStack() as cleanup:
         broker = None if kafka else cleanup.enter_context(EmbeddedBroker())
         bootstrap = broker.bootstrap_servers if broker is not None else str(kafka)
@@ -303,7 +323,10 @@ def run_e2e(quick: bool, duration_s: float | None = None, kafka: str | None = No
                 run.warm_up()
                 steps, best = _run_steps(run, plan)
                 stored, drain_s = run.drain(timeout_s=300.0)
-                figures = e2e_figures(steps, best, run.probes.latencies_ms, run.probes.splits)
+                if plan.fixed:
+                    figures = fixed_figures(steps[0], run.probes.latencies_ms, run.probes.splits)
+                else:
+                    figures = e2e_figures(steps, best, run.probes.latencies_ms, run.probes.splits)
                 if run.broker_bytes_per_span:
                     figures["broker_rss_bytes_per_span"] = round(run.broker_bytes_per_span, 1)
                     figures["soak_half_max_spans_per_s"] = plan.rates[best] * SOAK_FRACTION
@@ -315,6 +338,16 @@ def run_e2e(quick: bool, duration_s: float | None = None, kafka: str | None = No
             if load.process.is_alive():
                 load.stop()
             stack.stop()
+        summary = {
+            "duration_s": plan.duration_s,
+            "wait_after_root_s": WAIT_AFTER_ROOT_S,
+            "spans_per_message": round(spans_per_message, 2),
+            "sent_spans": float(sent_spans),
+            "stored_spans": float(stored),
+            "drain_s": round(drain_s, 1),
+        }
+        if plan.fixed:
+            return {**summary, **figures}
         count = min(sent_messages, RAW_COPY_MESSAGES)
         raw = raw_copy_rate(
             bootstrap,
@@ -326,13 +359,8 @@ def run_e2e(quick: bool, duration_s: float | None = None, kafka: str | None = No
         )
     sustained = figures["max_sustained_spans_per_s"]
     return {
-        "duration_s": plan.duration_s,
+        **summary,
         "step_s": round(plan.step_s, 1),
-        "wait_after_root_s": WAIT_AFTER_ROOT_S,
-        "spans_per_message": round(spans_per_message, 2),
-        "sent_spans": float(sent_spans),
-        "stored_spans": float(stored),
-        "drain_s": round(drain_s, 1),
         **figures,
         "raw_copy_spans_per_s": round(raw, 1),
         "ratio": round(sustained / raw, 3) if raw else 0.0,

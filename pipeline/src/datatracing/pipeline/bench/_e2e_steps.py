@@ -12,6 +12,7 @@ __all__ = [
     "WAIT_AFTER_ROOT_S",
     "Step",
     "e2e_figures",
+    "fixed_figures",
     "rss_figures",
 ]
 
@@ -138,6 +139,25 @@ def e2e_figures(
         figures["soak_s"] = round(soak.seconds, 1)
         figures["soak_sampler_lag_max_spans"] = float(max(t[0] for t in soak.lag_ticks))
         figures["soak_sink_lag_max_spans"] = float(max(t[1] for t in soak.lag_ticks))
+    return figures
+
+
+def fixed_figures(
+    step: Step, latencies: dict[int, list[float]], splits: dict[int, list[tuple[float, float, float]]]
+) -> dict[str, float]:
+    """The figures of a one-step run at a fixed rate: the step's, then CPU per span by process."""
+    prefix = "step0_"
+    figures = {
+        key.removeprefix(prefix): value
+        for key, value in step_figures(0, step, latencies.get(0, []), splits.get(0, [])).items()
+    }
+    per_span = 1e6 / max(step.sent_spans, 1)
+    for name, cpu in step.cpu_s.items():
+        figures[f"{name}_cpu_us_per_span"] = round(cpu * per_span, 2)
+    figures.update(store_thread_figures(step, per_span))
+    if step.lag_ticks:
+        figures["sampler_lag_max_spans"] = float(max(t[0] for t in step.lag_ticks))
+        figures["sink_lag_max_spans"] = float(max(t[1] for t in step.lag_ticks))
     return figures
 
 

@@ -111,6 +111,10 @@ _KAFKA_HELP = (
     "embedded broker, whose memory storage keeps every record (a long soak needs a broker with "
     "retention). The run uses topics and consumer groups of its own and deletes its topics at the end."
 )
+_RATE_HELP = (
+    "e2e: one step at this many spans/s for the whole --duration (no ladder, no soak): CPU per span "
+    "of each process, latency, lag and RSS at a fixed load, to compare two versions or settings."
+)
 
 
 @app.command()
@@ -123,6 +127,7 @@ def bench(
     size: Annotated[int | None, typer.Option(min=1, help="Suite size (spans), where it applies.")] = None,
     duration: Annotated[float | None, typer.Option(min=1, help=_DURATION_HELP)] = None,
     kafka: Annotated[str | None, typer.Option(help=_KAFKA_HELP)] = None,
+    rate: Annotated[float | None, typer.Option(min=1, help=_RATE_HELP)] = None,
 ) -> None:
     """Run a benchmark suite and print its figures."""
     from datatracing.pipeline.bench import check_kafka_option, run_suite
@@ -132,7 +137,7 @@ def bench(
         if kafka is not None:
             check_kafka_option(suite, kafka)
             wait_for_kafka(kafka, 0)  # one line and exit 1 when nothing answers, before any setup
-        run_suite(suite, quick=quick, json_out=json_out, size=size, duration=duration, kafka=kafka)
+        run_suite(suite, quick=quick, json_out=json_out, size=size, duration=duration, kafka=kafka, rate=rate)
     except UsageError as exc:
         fail(str(exc))
 
