@@ -66,11 +66,6 @@ def test_client_configs_carry_a_whole_record_of_the_contract() -> None:
     assert dead_letter.config["cleanup.policy"] == "compact"
 
 
-def test_producer_config_compresses_with_lz4_unless_extra_says_otherwise() -> None:
-    assert producer_config("x:1")["compression.type"] == "lz4"
-    assert producer_config("x:1", {"compression.type": "none"})["compression.type"] == "none"
-
-
 def test_producer_of_contract_sends_a_message_the_default_producer_refuses(
     kafka_bootstrap: str, topic_factory: Callable[..., str]
 ) -> None:
