@@ -62,7 +62,7 @@ def test_every_codec_on_one_topic_reads_back_byte_for_byte(
 
 
 @pytest.mark.parametrize("codec", ["lz4", "zstd"])
-def test_largest_incompressible_message_of_the_contract_passes_compressed(
+def test_incompressible_message_of_megabytes_passes_compressed(
     kafka_bootstrap: str, topic_factory: Callable[..., str], codec: str
 ) -> None:
     topic = topic_factory("big")

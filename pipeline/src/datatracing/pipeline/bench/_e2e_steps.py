@@ -129,10 +129,7 @@ def e2e_figures(
     for q in (50, 95, 99):
         figures[f"latency_p{q}_ms"] = round(percentile(at_best, q), 1) if at_best else 0.0
     figures.update(split_figures(splits.get(best, [])))
-    per_span = 1e6 / max(step.sent_spans, 1)
-    for name, cpu in step.cpu_s.items():
-        figures[f"{name}_cpu_us_per_span"] = round(cpu * per_span, 2)
-    figures.update(store_thread_figures(step, per_span))
+    figures.update(cpu_figures(step))
     soak = steps[-1]
     if soak.lag_ticks:
         figures["soak_spans_per_s"] = float(soak.rate)
@@ -151,13 +148,18 @@ def fixed_figures(
         key.removeprefix(prefix): value
         for key, value in step_figures(0, step, latencies.get(0, []), splits.get(0, [])).items()
     }
-    per_span = 1e6 / max(step.sent_spans, 1)
-    for name, cpu in step.cpu_s.items():
-        figures[f"{name}_cpu_us_per_span"] = round(cpu * per_span, 2)
-    figures.update(store_thread_figures(step, per_span))
+    figures.update(cpu_figures(step))
     if step.lag_ticks:
         figures["sampler_lag_max_spans"] = float(max(t[0] for t in step.lag_ticks))
         figures["sink_lag_max_spans"] = float(max(t[1] for t in step.lag_ticks))
+    return figures
+
+
+def cpu_figures(step: Step) -> dict[str, float]:
+    """CPU per span of each process during `step`, the store worker's also split by thread."""
+    per_span = 1e6 / max(step.sent_spans, 1)
+    figures = {f"{name}_cpu_us_per_span": round(cpu * per_span, 2) for name, cpu in step.cpu_s.items()}
+    figures.update(store_thread_figures(step, per_span))
     return figures
 
 
