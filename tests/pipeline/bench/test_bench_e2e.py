@@ -1,7 +1,9 @@
 from __future__ import annotations
 
-from datatracing.pipeline.bench._e2e import QUICK_RATES, run_e2e
-from datatracing.pipeline.bench._e2e_steps import WAIT_AFTER_ROOT_S
+import pytest
+
+from datatracing.pipeline.bench._e2e import QUICK_RATES, E2EPlan, _run_steps, run_e2e
+from datatracing.pipeline.bench._e2e_steps import WAIT_AFTER_ROOT_S, Step
 from datatracing.pipeline.bench._stages import split_line
 
 
@@ -42,6 +44,39 @@ def test_run_e2e_at_a_fixed_rate_runs_one_step_and_gives_cpu_per_span_by_process
     assert not any(key.startswith("step") for key in result)
     assert "max_sustained_spans_per_s" not in result
     assert "raw_copy_spans_per_s" not in result
+
+
+class _SteadyRun:
+    """Every step keeps up with no lag; the broker's memory allows `memory_rate` spans/s."""
+
+    def __init__(self, memory_rate: float) -> None:
+        self.memory_rate = memory_rate
+
+    def step(self, index: int, rate: float, seconds: float) -> Step:
+        step = Step(rate, seconds)
+        step.sent_spans = round(rate * seconds)
+        return step
+
+    def broker_memory_rate(self, seconds: float) -> float:
+        return self.memory_rate
+
+
+@pytest.mark.parametrize(
+    ("memory_rate", "soak_rate", "capped"), [(1e9, 3_750.0, False), (3_000.0, 3_000.0, True)]
+)
+def test_soak_holds_half_the_best_step_unless_the_broker_memory_caps_it(
+    memory_rate: float, soak_rate: float, capped: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = E2EPlan((5_000, 7_500), 10.0, 700.0)
+
+    steps, best = _run_steps(_SteadyRun(memory_rate), plan)  # type: ignore[arg-type]
+
+    assert best == 1
+    assert [s.rate for s in steps] == [5_000, 7_500, soak_rate]
+    assert steps[-1].seconds == 680.0
+    line = capsys.readouterr().err
+    assert line.startswith(f"soak: {soak_rate:,.0f} spans/s for 680 s; the ladder sustained 7,500")
+    assert ("capped by the embedded broker's memory" in line) is capped
 
 
 def test_split_line_gives_each_side_of_the_probes_latency() -> None:

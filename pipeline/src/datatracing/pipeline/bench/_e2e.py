@@ -278,7 +278,14 @@ def _run_steps(run: _Run, plan: E2EPlan) -> tuple[list[Step], int]:
         best = index
     left = plan.duration_s - sum(s.seconds for s in steps)
     if plan.soak and best >= 0 and left > 0:
-        soak_rate = min(plan.rates[best] * SOAK_FRACTION, run.broker_memory_rate(left))
+        half = plan.rates[best] * SOAK_FRACTION
+        soak_rate = min(half, run.broker_memory_rate(left))
+        capped = " (capped by the embedded broker's memory)" if soak_rate < half else ""
+        print(
+            f"soak: {soak_rate:,.0f} spans/s for {left:,.0f} s; the ladder sustained "
+            f"{plan.rates[best]:,.0f}{capped}",
+            file=sys.stderr,
+        )
         steps.append(run.step(len(steps), soak_rate, left))
     return steps, best
 
