@@ -79,6 +79,17 @@ def test_soak_holds_half_the_best_step_unless_the_broker_memory_caps_it(
     assert ("capped by the embedded broker's memory" in line) is capped
 
 
+def test_fixed_rate_plan_runs_one_step_for_the_whole_duration_even_past_the_soak_length(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    plan = E2EPlan.make(quick=False, duration_s=700.0, rate=4_000.0)
+
+    steps, best = _run_steps(_SteadyRun(1e9), plan)  # type: ignore[arg-type]
+
+    assert (best, [(s.rate, s.seconds) for s in steps]) == (0, [(4_000.0, 700.0)])
+    assert capsys.readouterr().err == ""
+
+
 def test_split_line_gives_each_side_of_the_probes_latency() -> None:
     line = split_line([(3000.0, 1200.0, 1800.0), (2000.0, 1100.0, 900.0)])
 

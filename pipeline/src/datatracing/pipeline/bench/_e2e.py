@@ -267,9 +267,6 @@ def _run_steps(run: _Run, plan: E2EPlan) -> tuple[list[Step], int]:
     """Run the steps (and the soak's hold); the steps run and the highest sustained step's index."""
     steps: list[Step] = []
     best = -1
-    if plan.fixed:
-        step = run.step(0, plan.rates[0], plan.step_s)
-        return [step], 0 if step.sustained() else -1
     for index, rate in enumerate(plan.rates):
         step = run.step(index, rate, plan.step_s)
         steps.append(step)
