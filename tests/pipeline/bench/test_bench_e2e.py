@@ -109,3 +109,32 @@ def test_run_e2e_on_a_given_cluster_creates_its_topics_there_and_leaves_out_the_
     assert "step0_latency_p95_ms" in result
     # Not a process of the bench: neither its CPU nor its memory is read.
     assert not any(key.startswith("broker_") for key in result)
+
+
+def _sawtooth_step(rate: float, sink_lows: list[int]) -> Step:
+    """A 10 s step whose sink lag climbs from a low point by 1.5 s of traffic and drops back to it
+    every 2 s (a batch written and committed), the low point taken from `sink_lows` in turn."""
+    step = Step(rate, 10.0)
+    step.sent_spans = round(rate * 10.0)
+    for i in range(21):
+        t = i * 0.5
+        low = sink_lows[min(int(t / 2.5), len(sink_lows) - 1)]
+        step.lag_samples.append((t, round(rate), low + round(((t + 1.0) % 2.0) / 2.0 * 1.5 * rate)))
+    step.lag_end = step.lag_samples[-1][1:]
+    return step
+
+
+def test_a_step_whose_lag_only_saws_is_sustained_whatever_point_of_a_tooth_a_reading_hits() -> None:
+    step = _sawtooth_step(10_000, [0, 0, 0, 0])
+    mid_reading = next(sink for t, _, sink in step.lag_samples if t == 5.0)
+    # One reading at mid-step and one at the end differ by more than the growth bound...
+    assert step.lag_end[1] - mid_reading > 0.5 * 10_000
+    # ...but the low points do not move.
+    assert step.lag_low((0.25, 0.5)) == step.lag_low((0.75, 1.0)) == (10_000, 0)
+    assert step.sustained()
+
+
+def test_a_step_whose_lag_low_points_rise_is_not_sustained() -> None:
+    assert not _sawtooth_step(10_000, [0, 0, 4_000, 8_000]).sustained()
+    # Low points past the bound (2 s beyond the sink's 1.5 s hold) fail even when flat.
+    assert not _sawtooth_step(10_000, [36_000] * 4).sustained()

@@ -11,9 +11,9 @@ Protocol (two queues). Commands: `("run", step, spans_per_s, seconds)` produces 
 long; `("stop",)` flushes and ends. Reports: `("ready", spans_per_message)` once the pool is built;
 `("probe", step, trace_id, produced_at, spans)` for the message picked as a latency probe (about
 `probes_per_s` per second; `produced_at` is `time.time()` when it was handed to the producer);
-`("mark", step, where, spans, messages, seconds)` halfway through (`where` "mid"), every
-`TICK_MARK_S` of a longer step ("tick") and at the end ("end") of a step with the totals produced so
-far and, at the end, the seconds the step took; `("done", spans,
+`("mark", step, where, spans, messages, seconds)` every `SAMPLE_MARK_S` (`where` "sample", with
+the seconds since the step began), every `TICK_MARK_S` of a longer step ("tick") and at the end
+("end", with the seconds the step took) of a step, with the totals produced so far; `("done", spans,
 messages)` after the final flush.
 """
 
@@ -30,12 +30,15 @@ from datatracing.pipeline.bench._traffic import synthetic_traces
 from datatracing.pipeline.broker import make_producer
 from datatracing.wire import encode_spans
 
-__all__ = ["LoadProcess", "PoolMessage", "build_pool", "produce_loop"]
+__all__ = ["SAMPLE_MARK_S", "LoadProcess", "PoolMessage", "build_pool", "produce_loop"]
 
 #: Traces in the pool: enough variety of shapes, built in about a second.
 POOL_TRACES = 1_000
 #: A step longer than this also reports a "tick" mark this often (the soak samples lag over time).
 TICK_MARK_S = 30.0
+#: Every step reports a "sample" mark this often: the measuring side reads each stage's lag at each,
+#: so a step is judged on the lag's low points, not on one reading (see `Step.sustained`).
+SAMPLE_MARK_S = 0.5
 #: How often the pacing loop wakes up (the rate is exact over a step, not within a tick).
 _TICK_S = 0.005
 
@@ -76,7 +79,7 @@ def produce_loop(
         started = time.monotonic()
         first_spans = spans
         next_probe = started
-        marked_mid = False
+        next_sample = started + SAMPLE_MARK_S
         next_tick = started + TICK_MARK_S
         while (now := time.monotonic()) - started < seconds:
             due = rate * (now - started)
@@ -98,9 +101,9 @@ def produce_loop(
                     reports.put(("probe", step, trace_id, time.time(), message.spans))
                     next_probe = now + 1 / probes_per_s
             producer.poll(0)
-            if not marked_mid and now - started >= seconds / 2:
-                reports.put(("mark", step, "mid", spans, messages, 0.0))
-                marked_mid = True
+            if now >= next_sample:
+                reports.put(("mark", step, "sample", spans, messages, now - started))
+                next_sample += SAMPLE_MARK_S
             if seconds > 2 * TICK_MARK_S and now >= next_tick:
                 reports.put(("mark", step, "tick", spans, messages, 0.0))
                 next_tick += TICK_MARK_S
