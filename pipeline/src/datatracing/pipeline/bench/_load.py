@@ -37,7 +37,8 @@ POOL_TRACES = 1_000
 #: A step longer than this also reports a "tick" mark this often (the soak samples lag over time).
 TICK_MARK_S = 30.0
 #: Every step reports a "sample" mark this often: the measuring side reads each stage's lag at each,
-#: so a step is judged on the lag's low points, not on one reading (see `Step.sustained`).
+#: so a step is judged on the lag's low points, not on one reading (see `Step.sustained`). A reading
+#: costs the pipeline one scrape of the sampler's metrics and two committed-offset requests.
 SAMPLE_MARK_S = 0.5
 #: How often the pacing loop wakes up (the rate is exact over a step, not within a tick).
 _TICK_S = 0.005
