@@ -17,8 +17,7 @@ the step's last quarter is at most `LAG_BOUND_S` seconds of the step's rate beyo
 holds back by design (`STAGE_HOLD_S`: the sampler's wait after the root, the sink's batch wait and
 commit interval) and at most `GROWTH_BOUND_S` seconds of it above the lowest in its second quarter,
 and the producer kept up. Low points, because each stage's lag is a sawtooth by design (a stage
-commits behind what it still holds): one reading at mid-step and one at the end differed by up to a
-tooth, and failed steps that the stages kept up with. Stepping
+commits behind what it still holds): a single reading lands anywhere on a tooth. Stepping
 stops at the first step that is not sustained; `max_sustained_spans_per_s` is the highest sustained
 step, and `saturated_delivered_spans_per_s` what the store received during the next one.
 

@@ -95,14 +95,15 @@ def step_figures(
 ) -> dict[str, float]:
     prefix = f"step{index}_"
     elapsed = max(step.elapsed_s, 1e-9)
+    low = step.lag_low(END_WINDOW)
     figures = {
         "offered_spans_per_s": float(step.rate),
         "sent_spans_per_s": round(step.sent_spans / max(step.sent_s, 1e-9), 1),
         "delivered_spans_per_s": round(step.delivered_spans / elapsed, 1),
         "sampler_lag_spans": float(step.lag_end[0]),
         "sink_lag_spans": float(step.lag_end[1]),
-        "sampler_lag_low_spans": float(step.lag_low(END_WINDOW)[0]),
-        "sink_lag_low_spans": float(step.lag_low(END_WINDOW)[1]),
+        "sampler_lag_low_spans": float(low[0]),
+        "sink_lag_low_spans": float(low[1]),
         "latency_p50_ms": round(percentile(latencies, 50), 1) if latencies else 0.0,
         "latency_p95_ms": round(percentile(latencies, 95), 1) if latencies else 0.0,
         "latency_p99_ms": round(percentile(latencies, 99), 1) if latencies else 0.0,
