@@ -133,10 +133,10 @@ PIPELINE_SURFACE: dict[str, str] = {
         "SinkStats SinkWriter batch_token install_sink_agent sink_metrics_app sink_metrics_text"
     ),
     "datatracing.pipeline.store": (
-        "ClickHouseTraceStore DependencyEdge MigrationStatus Operation SampledTrace SpanBatch SqlColumn "
-        "SqlLimitError SqlReadOnlyError SqlReader SqlResult StoreQueryError StoreSchemaError TracePage "
-        "TraceQuery TraceSampling TraceStore TraceSummary check_read_statement cluster_statements "
-        "open_store"
+        "ClickHouseTraceStore DependencyEdge EngineMemoryCollector MigrationStatus Operation SampledTrace "
+        "SpanBatch SqlColumn SqlLimitError SqlReadOnlyError SqlReader SqlResult StoreQueryError "
+        "StoreSchemaError TracePage TraceQuery TraceSampling TraceStore TraceSummary check_read_statement "
+        "cluster_statements engine_memory_bytes open_store"
     ),
     "datatracing.pipeline.store.write": "OtlpStage SpanBatch",
 }

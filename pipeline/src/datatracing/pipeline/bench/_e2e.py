@@ -23,10 +23,12 @@ step, and `saturated_delivered_spans_per_s` what the store received during the n
 
 A run of `SOAK_FROM_S` or more is a soak: the steps are `STEP_S` long, then it holds
 `SOAK_FRACTION` of the highest sustained rate for the time left, sampling both stages' lag every
-`_load.TICK_MARK_S`. Every run samples the processes' RSS every `RSS_EVERY_S` and reports it at the
-start, at minute 5 (when reached), at the end and at its peak. Then the suite waits until the store
-holds every sent span, and measures the raw copy rate (consume + produce, no logic) on the same
-broker, over messages of the run.
+`_load.TICK_MARK_S`. Every run samples the processes' RSS (and its anonymous part, `RssAnon`) every
+`RSS_EVERY_S` and reports it at the start, at minute 5 (when reached), at the end and at its peak;
+so too the store worker's embedded engine memory by kind (`store_engine_<kind>_memory_mb_*`, from
+its `/metrics`: what the engine tracks, its caches, its allocator), which tells whose memory grew.
+Then the suite waits until the store holds every sent span, and measures the raw copy rate (consume
++ produce, no logic) on the same broker, over messages of the run.
 
 With `rate`, the run is one step at that rate for the whole duration (no ladder, no soak, no raw
 copy): a fixed load to compare two versions or settings by CPU per span of each process, latency,
@@ -60,8 +62,10 @@ from datatracing.pipeline.bench._load import TICK_MARK_S, LoadProcess
 from datatracing.pipeline.bench._observe import (
     CommittedOffsets,
     ProbeTracker,
+    engine_memory,
     mem_available_bytes,
     proc_cpu_s,
+    proc_rss_anon_bytes,
     proc_rss_bytes,
     proc_thread_cpu_s,
     sampler_kept,
@@ -151,6 +155,10 @@ class _Run:
         self.probes.start()
         self.store_window = StoreWindow(f"{stack.query_url}/metrics", stack.query_url)
         self.rss: dict[str, list[tuple[float, int]]] = {name: [] for name in self.pids}
+        #: The anonymous part of each process's RSS (`RssAnon`), sampled with it.
+        self.anon: dict[str, list[tuple[float, int]]] = {name: [] for name in self.pids}
+        #: The store worker's embedded engine memory by kind (`store._engine_memory`), sampled with it.
+        self.engine: dict[str, list[tuple[float, int]]] = {}
         self.started = time.monotonic()
         self._rss_at = 0.0
         self.sent = (0, 0)
@@ -183,6 +191,7 @@ class _Run:
         if pid is not None:
             self.pids[name] = pid
             self.rss[name] = []
+            self.anon[name] = []
 
     def lags(self, messages: int) -> tuple[int, int]:
         """(sampler, sink) lag in spans, given the messages produced so far."""
@@ -195,8 +204,12 @@ class _Run:
         now = time.monotonic()
         if now - self._rss_at >= RSS_EVERY_S:
             self._rss_at = now
+            at = now - self.started
             for name, pid in self.pids.items():
-                self.rss[name].append((now - self.started, proc_rss_bytes(pid)))
+                self.rss[name].append((at, proc_rss_bytes(pid)))
+                self.anon[name].append((at, proc_rss_anon_bytes(pid)))
+            for kind, value in engine_memory(f"{self.stack.query_url}/metrics").items():
+                self.engine.setdefault(f"store_engine_{kind}", []).append((at, value))
 
     def _next_report(self, timeout_s: float) -> tuple[Any, ...] | None:
         try:
@@ -252,7 +265,19 @@ class _Run:
         elapsed = time.monotonic() - self.started
         probes = split_line(self.probes.take_recent())
         store = self.store_window.sample()
-        print(f"[{elapsed:5.0f} s] lag {lags[0]}/{lags[1]} spans; {probes}; {store}", file=sys.stderr)
+        print(
+            f"[{elapsed:5.0f} s] lag {lags[0]}/{lags[1]} spans; {probes}; {store}; {self._memory_line()}",
+            file=sys.stderr,
+        )
+
+    def _memory_line(self) -> str:
+        """The store worker's last memory samples, in MB: RSS, its anonymous part, and the engine's."""
+
+        def mb(series: list[tuple[float, int]] | None) -> str:
+            return f"{series[-1][1] / 2**20:.0f}" if series else "?"
+
+        engine = " ".join(f"{kind[13:]} {mb(series)}" for kind, series in sorted(self.engine.items()))
+        return f"store MB: rss {mb(self.rss.get('store'))} anon {mb(self.anon.get('store'))} engine: {engine}"
 
     def warm_up(self, timeout_s: float = 180.0) -> None:
         """Low load until a probe is queryable: the consumer groups have joined and work."""
@@ -354,6 +379,8 @@ def run_e2e(
                     figures["broker_rss_bytes_per_span"] = round(run.broker_bytes_per_span, 1)
                     figures["soak_half_max_spans_per_s"] = plan.rates[best] * SOAK_FRACTION
                 figures.update(rss_figures(run.rss))
+                figures.update(rss_figures(run.anon, "rss_anon"))
+                figures.update(rss_figures(run.engine, "memory"))
                 sent_spans, sent_messages = run.sent
             finally:
                 run.close()

@@ -37,7 +37,7 @@ from datatracing.pipeline.http_auth import Authenticator
 from datatracing.pipeline.http_health import ReadinessProbe, metadata_check, worker_http_app
 from datatracing.pipeline.query import create_app
 from datatracing.pipeline.sink import SinkCollector, SinkConsumerLoop, SinkWriter, sink_metrics_text
-from datatracing.pipeline.store import TraceStore, open_store
+from datatracing.pipeline.store import ClickHouseTraceStore, EngineMemoryCollector, TraceStore, open_store
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,8 @@ def build_store_app(settings: Settings, store: TraceStore, *, with_query: bool) 
     if with_query:
         registry = CollectorRegistry(auto_describe=False)
         registry.register(collector)
+        if isinstance(store, ClickHouseTraceStore):
+            registry.register(EngineMemoryCollector(store.backend))
         query_app = build_query_app(settings, store, readiness=checks, registry=registry)
         serve_asgi(app, query_app, host=settings.query.host, port=settings.query.port, log_level="warning")
     else:

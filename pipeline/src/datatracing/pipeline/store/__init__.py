@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 from datatracing.pipeline.store._cluster import cluster_statements
+from datatracing.pipeline.store._engine_memory import EngineMemoryCollector, engine_memory_bytes
 from datatracing.pipeline.store._errors import StoreQueryError, StoreSchemaError
 from datatracing.pipeline.store._migrator import MigrationStatus
 from datatracing.pipeline.store._open import open_store
@@ -38,6 +39,7 @@ from datatracing.pipeline.store.write._batch import SpanBatch
 __all__ = [
     "ClickHouseTraceStore",
     "DependencyEdge",
+    "EngineMemoryCollector",
     "MigrationStatus",
     "Operation",
     "SampledTrace",
@@ -56,5 +58,6 @@ __all__ = [
     "TraceSummary",
     "check_read_statement",
     "cluster_statements",
+    "engine_memory_bytes",
     "open_store",
 ]
