@@ -14,6 +14,10 @@ def test_run_e2e_quick_stores_every_sent_span_and_reports_each_step() -> None:
     assert result["stored_spans"] == result["sent_spans"]
     assert {"max_sustained_spans_per_s", "raw_copy_spans_per_s", "ratio", "wait_after_root_s"} <= set(result)
     assert {"store_rss_mb_peak", "sampler_rss_mb_peak", "broker_rss_mb_peak"} <= set(result)
+    # Whose memory: the anonymous part of each RSS, and the store worker's engine by kind.
+    assert 0 < result["store_rss_anon_mb_peak"] < result["store_rss_mb_peak"]
+    assert result["store_engine_tracked_memory_mb_peak"] > 0
+    assert result["store_engine_allocator_resident_memory_mb_peak"] > 0
     steps = [i for i in range(len(QUICK_RATES)) if f"step{i}_offered_spans_per_s" in result]
     assert steps
     assert steps == list(range(len(steps)))

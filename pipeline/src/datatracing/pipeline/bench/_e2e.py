@@ -55,17 +55,15 @@ from datatracing.pipeline.bench._e2e_steps import (
     Step,
     e2e_figures,
     fixed_figures,
-    rss_figures,
 )
 from datatracing.pipeline.bench._kafka import bench_topics, drop_topics, raw_copy_rate
 from datatracing.pipeline.bench._load import TICK_MARK_S, LoadProcess
+from datatracing.pipeline.bench._memory import MemorySamples
 from datatracing.pipeline.bench._observe import (
     CommittedOffsets,
     ProbeTracker,
-    engine_memory,
     mem_available_bytes,
     proc_cpu_s,
-    proc_rss_anon_bytes,
     proc_rss_bytes,
     proc_thread_cpu_s,
     sampler_kept,
@@ -154,11 +152,7 @@ class _Run:
         self.probes = ProbeTracker(stack.query_url, decided=self.decisions.decided_at)
         self.probes.start()
         self.store_window = StoreWindow(f"{stack.query_url}/metrics", stack.query_url)
-        self.rss: dict[str, list[tuple[float, int]]] = {name: [] for name in self.pids}
-        #: The anonymous part of each process's RSS (`RssAnon`), sampled with it.
-        self.anon: dict[str, list[tuple[float, int]]] = {name: [] for name in self.pids}
-        #: The store worker's embedded engine memory by kind (`store._engine_memory`), sampled with it.
-        self.engine: dict[str, list[tuple[float, int]]] = {}
+        self.memory = MemorySamples(self.pids, f"{stack.query_url}/metrics")
         self.started = time.monotonic()
         self._rss_at = 0.0
         self.sent = (0, 0)
@@ -177,7 +171,7 @@ class _Run:
         """
         if "broker" not in self.pids:
             return float("inf")  # a cluster of its own, with its own retention
-        samples = self.rss.get("broker", [])
+        samples = self.memory.rss.get("broker", [])
         grown = proc_rss_bytes(self.pids["broker"]) - (samples[0][1] if samples else 0)
         per_span = grown / max(self.sent[0], 1)
         available = mem_available_bytes()
@@ -190,8 +184,7 @@ class _Run:
     def add_pid(self, name: str, pid: int | None) -> None:
         if pid is not None:
             self.pids[name] = pid
-            self.rss[name] = []
-            self.anon[name] = []
+            self.memory.add_pid(name, pid)
 
     def lags(self, messages: int) -> tuple[int, int]:
         """(sampler, sink) lag in spans, given the messages produced so far."""
@@ -204,12 +197,7 @@ class _Run:
         now = time.monotonic()
         if now - self._rss_at >= RSS_EVERY_S:
             self._rss_at = now
-            at = now - self.started
-            for name, pid in self.pids.items():
-                self.rss[name].append((at, proc_rss_bytes(pid)))
-                self.anon[name].append((at, proc_rss_anon_bytes(pid)))
-            for kind, value in engine_memory(f"{self.stack.query_url}/metrics").items():
-                self.engine.setdefault(f"store_engine_{kind}", []).append((at, value))
+            self.memory.sample(now - self.started)
 
     def _next_report(self, timeout_s: float) -> tuple[Any, ...] | None:
         try:
@@ -264,20 +252,9 @@ class _Run:
         since the previous tick, and what the store did meanwhile."""
         elapsed = time.monotonic() - self.started
         probes = split_line(self.probes.take_recent())
-        store = self.store_window.sample()
-        print(
-            f"[{elapsed:5.0f} s] lag {lags[0]}/{lags[1]} spans; {probes}; {store}; {self._memory_line()}",
-            file=sys.stderr,
-        )
-
-    def _memory_line(self) -> str:
-        """The store worker's last memory samples, in MB: RSS, its anonymous part, and the engine's."""
-
-        def mb(series: list[tuple[float, int]] | None) -> str:
-            return f"{series[-1][1] / 2**20:.0f}" if series else "?"
-
-        engine = " ".join(f"{kind[13:]} {mb(series)}" for kind, series in sorted(self.engine.items()))
-        return f"store MB: rss {mb(self.rss.get('store'))} anon {mb(self.anon.get('store'))} engine: {engine}"
+        store, memory = self.store_window.sample(), self.memory.store_line()
+        line = f"[{elapsed:5.0f} s] lag {lags[0]}/{lags[1]} spans; {probes}; {store}; {memory}"
+        print(line, file=sys.stderr)
 
     def warm_up(self, timeout_s: float = 180.0) -> None:
         """Low load until a probe is queryable: the consumer groups have joined and work."""
@@ -378,9 +355,7 @@ def run_e2e(
                 if run.broker_bytes_per_span:
                     figures["broker_rss_bytes_per_span"] = round(run.broker_bytes_per_span, 1)
                     figures["soak_half_max_spans_per_s"] = plan.rates[best] * SOAK_FRACTION
-                figures.update(rss_figures(run.rss))
-                figures.update(rss_figures(run.anon, "rss_anon"))
-                figures.update(rss_figures(run.engine, "memory"))
+                figures.update(run.memory.figures())
                 sent_spans, sent_messages = run.sent
             finally:
                 run.close()

@@ -13,7 +13,6 @@ __all__ = [
     "Step",
     "e2e_figures",
     "fixed_figures",
-    "rss_figures",
 ]
 
 LAG_BOUND_S = 2.0
@@ -111,23 +110,6 @@ def step_figures(
         **split_figures(splits),
     }
     return {prefix + key: value for key, value in figures.items()}
-
-
-def rss_figures(rss: dict[str, list[tuple[float, int]]], what: str = "rss") -> dict[str, float]:
-    """`{name}_{what}_mb_start`, `_min5` (the first sample at or past minute 5), `_end` and `_peak`
-    of each series of (seconds into the run, bytes) samples."""
-    figures: dict[str, float] = {}
-    for name, samples in rss.items():
-        if not samples:
-            continue
-        mb = [(t, b / 2**20) for t, b in samples]
-        figures[f"{name}_{what}_mb_start"] = round(mb[0][1], 1)
-        figures[f"{name}_{what}_mb_end"] = round(mb[-1][1], 1)
-        figures[f"{name}_{what}_mb_peak"] = round(max(v for _, v in mb), 1)
-        at5 = [v for t, v in mb if t >= 300]
-        if at5:
-            figures[f"{name}_{what}_mb_min5"] = round(at5[0], 1)
-    return figures
 
 
 def e2e_figures(

@@ -28,10 +28,8 @@ from datatracing.pipeline.runtime import meminfo_bytes, proc_rss_bytes
 __all__ = [
     "CommittedOffsets",
     "ProbeTracker",
-    "engine_memory",
     "mem_available_bytes",
     "proc_cpu_s",
-    "proc_rss_anon_bytes",
     "proc_rss_bytes",
     "proc_thread_cpu_s",
     "sampler_kept",
@@ -82,33 +80,6 @@ def proc_thread_cpu_s(pid: int) -> dict[str, float]:
 def mem_available_bytes() -> int:
     """The machine's `MemAvailable` in bytes (`/proc/meminfo`); 0 when unknown."""
     return meminfo_bytes("MemAvailable")
-
-
-def proc_rss_anon_bytes(pid: int) -> int:
-    """The anonymous part of process `pid`'s RSS (`RssAnon`: heaps, not pages of mapped files such as
-    chdb's 550 MB library), in bytes; 0 when unknown."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
-
-
-def engine_memory(metrics_url: str) -> dict[str, int]:
-    """The store worker's embedded engine memory by kind (`datatracing_store_engine_memory_bytes`,
-    see `store._engine_memory`); empty when its `/metrics` has none or does not answer."""
-    try:
-        text = httpx.get(metrics_url, timeout=10).text
-    except httpx.HTTPError:
-        return {}
-    figures: dict[str, int] = {}
-    for family in text_string_to_metric_families(text):
-        if family.name == "datatracing_store_engine_memory_bytes":
-            for sample in family.samples:
-                figures[sample.labels["kind"]] = int(sample.value)
-    return figures
 
 
 def stored_spans(query_url: str) -> int:

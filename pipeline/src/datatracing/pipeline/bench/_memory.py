@@ -1,0 +1,106 @@
+"""Memory of the e2e bench's processes over a run: whose memory grows in a soak.
+
+Each sample reads every process's RSS and its anonymous part (`RssAnon`: heaps, as opposed to pages
+of mapped files such as chdb's 550 MB library, which count in RSS as they are touched), and the store
+worker's embedded engine memory by kind from its `/metrics` (`store._engine_memory`: what the engine
+tracks, its caches, its allocator's resident bytes).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from datatracing.pipeline.runtime import proc_rss_bytes
+
+__all__ = ["MemorySamples", "engine_memory", "proc_rss_anon_bytes", "rss_figures"]
+
+#: (seconds into the run, bytes) samples by series name.
+Series = dict[str, list[tuple[float, int]]]
+
+
+def proc_rss_anon_bytes(pid: int) -> int:
+    """The anonymous part of process `pid`'s RSS (`RssAnon` of `/proc/<pid>/status`); 0 when unknown."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def engine_memory(metrics_url: str) -> dict[str, int]:
+    """The store worker's embedded engine memory by kind (`datatracing_store_engine_memory_bytes`);
+    empty when its `/metrics` has none or does not answer."""
+    try:
+        text = httpx.get(metrics_url, timeout=10).text
+    except httpx.HTTPError:
+        return {}
+    figures: dict[str, int] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name == "datatracing_store_engine_memory_bytes":
+            for sample in family.samples:
+                figures[sample.labels["kind"]] = int(sample.value)
+    return figures
+
+
+def rss_figures(series: Series, what: str = "rss") -> dict[str, float]:
+    """`{name}_{what}_mb_start`, `_min5` (the first sample at or past minute 5), `_end` and `_peak`
+    of each series."""
+    figures: dict[str, float] = {}
+    for name, samples in series.items():
+        if not samples:
+            continue
+        mb = [(t, b / 2**20) for t, b in samples]
+        figures[f"{name}_{what}_mb_start"] = round(mb[0][1], 1)
+        figures[f"{name}_{what}_mb_end"] = round(mb[-1][1], 1)
+        figures[f"{name}_{what}_mb_peak"] = round(max(v for _, v in mb), 1)
+        at5 = [v for t, v in mb if t >= 300]
+        if at5:
+            figures[f"{name}_{what}_mb_min5"] = round(at5[0], 1)
+    return figures
+
+
+class MemorySamples:
+    """RSS and anonymous RSS of each process (by name), and the store worker's engine memory."""
+
+    def __init__(self, pids: dict[str, int], store_metrics_url: str) -> None:
+        self.pids = dict(pids)
+        self.store_metrics_url = store_metrics_url
+        self.rss: Series = {name: [] for name in self.pids}
+        self.anon: Series = {name: [] for name in self.pids}
+        #: `store_engine_<kind>` -> samples.
+        self.engine: Series = {}
+
+    def add_pid(self, name: str, pid: int) -> None:
+        self.pids[name] = pid
+        self.rss[name], self.anon[name] = [], []
+
+    def sample(self, at: float) -> None:
+        for name, pid in self.pids.items():
+            self.rss[name].append((at, proc_rss_bytes(pid)))
+            self.anon[name].append((at, proc_rss_anon_bytes(pid)))
+        for kind, value in engine_memory(self.store_metrics_url).items():
+            self.engine.setdefault(f"store_engine_{kind}", []).append((at, value))
+
+    def figures(self) -> dict[str, float]:
+        """`rss_figures` of the RSS, its anonymous part (`*_rss_anon_mb_*`) and the engine's memory
+        (`store_engine_<kind>_memory_mb_*`)."""
+        return {
+            **rss_figures(self.rss),
+            **rss_figures(self.anon, "rss_anon"),
+            **rss_figures(self.engine, "memory"),
+        }
+
+    def store_line(self) -> str:
+        """The store worker's last samples in MB, for a progress line."""
+
+        def mb(samples: list[tuple[float, int]] | None) -> str:
+            return f"{samples[-1][1] / 2**20:.0f}" if samples else "?"
+
+        prefix = len("store_engine_")
+        engine = " ".join(f"{kind[prefix:]} {mb(samples)}" for kind, samples in sorted(self.engine.items()))
+        return f"store MB: rss {mb(self.rss.get('store'))} anon {mb(self.anon.get('store'))}; engine {engine}"
