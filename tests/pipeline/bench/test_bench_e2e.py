@@ -142,3 +142,14 @@ def test_a_step_whose_lag_low_points_rise_is_not_sustained() -> None:
     assert not _sawtooth_step(10_000, [0, 0, 4_000, 8_000]).sustained()
     # Low points past the bound (2 s beyond the sink's 1.5 s hold) fail even when flat.
     assert not _sawtooth_step(10_000, [36_000] * 4).sustained()
+
+
+def test_a_long_step_reports_each_stages_highest_lag_of_its_samples() -> None:
+    step = Step(10_000, 120.0)
+    step.lag_samples = [(0.5, 100, 900), (60.0, 4_000, 300), (119.5, 200, 50)]
+    step.lag_end = (200, 50)
+
+    assert step.long
+    assert not Step(10_000, 10.0).long
+    # The maxima of each stage, whichever sample holds them, not the last reading.
+    assert step.lag_max() == (4_000, 900)

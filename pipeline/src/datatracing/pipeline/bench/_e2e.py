@@ -22,8 +22,9 @@ stops at the first step that is not sustained; `max_sustained_spans_per_s` is th
 step, and `saturated_delivered_spans_per_s` what the store received during the next one.
 
 A run of `SOAK_FROM_S` or more is a soak: the steps are `STEP_S` long, then it holds
-`SOAK_FRACTION` of the highest sustained rate for the time left, sampling both stages' lag every
-`_load.TICK_MARK_S`. Every run samples the processes' RSS (and its anonymous part, `RssAnon`) every
+`SOAK_FRACTION` of the highest sustained rate for the time left, reporting the highest lag of each
+stage over the `_load.SAMPLE_MARK_S` samples and printing a progress line every
+`_e2e_steps.PROGRESS_EVERY_S`. Every run samples the processes' RSS (and its anonymous part, `RssAnon`) every
 `RSS_EVERY_S` and reports it at the start, at minute 5 (when reached), at the end and at its peak;
 so too the store worker's embedded engine memory by kind (`store_engine_<kind>_memory_mb_*`, from
 its `/metrics`: what the engine tracks, its caches, its allocator), which tells whose memory grew.
@@ -51,13 +52,14 @@ from pathlib import Path
 from typing import Any
 
 from datatracing.pipeline.bench._e2e_steps import (
+    PROGRESS_EVERY_S,
     WAIT_AFTER_ROOT_S,
     Step,
     e2e_figures,
     fixed_figures,
 )
 from datatracing.pipeline.bench._kafka import bench_topics, drop_topics, raw_copy_rate
-from datatracing.pipeline.bench._load import TICK_MARK_S, LoadProcess
+from datatracing.pipeline.bench._load import LoadProcess
 from datatracing.pipeline.bench._memory import MemorySamples
 from datatracing.pipeline.bench._observe import (
     CommittedOffsets,
@@ -214,7 +216,8 @@ class _Run:
         cpu0 = {name: proc_cpu_s(pid) for name, pid in self.pids.items()}
         threads0 = proc_thread_cpu_s(self.pids["store"])
         written0, sent0 = self.sink_offsets.total(), self.sent[0]
-        if seconds > 2 * TICK_MARK_S:  # the step prints progress lines: start their first window now
+        next_progress = PROGRESS_EVERY_S if result.long else float("inf")
+        if result.long:  # start the first progress line's window now
             self.probes.take_recent()
             self.store_window.sample()
         started = time.monotonic()
@@ -227,11 +230,11 @@ class _Run:
                 continue
             _, _, where, spans, messages, took_s = report
             if where == "sample":
-                result.lag_samples.append((took_s, *self.lags(messages)))
-                continue
-            if where == "tick":
-                result.lag_ticks.append(self.lags(messages))
-                self._progress(result.lag_ticks[-1])
+                lags = self.lags(messages)
+                result.lag_samples.append((took_s, *lags))
+                if took_s >= next_progress:
+                    next_progress += PROGRESS_EVERY_S
+                    self._progress(lags)
                 continue
             result.lag_end = self.lags(messages)
             result.lag_samples.append((took_s, *result.lag_end))
@@ -248,8 +251,8 @@ class _Run:
         return result
 
     def _progress(self, lags: tuple[int, int]) -> None:
-        """One line on stderr for a long step's tick: lags, the latency split of the probes found
-        since the previous tick, and what the store did meanwhile."""
+        """One line on stderr every `PROGRESS_EVERY_S` of a long step: lags, the latency split of the
+        probes found since the previous line, what the store did meanwhile, the store worker's memory."""
         elapsed = time.monotonic() - self.started
         probes = split_line(self.probes.take_recent())
         store, memory = self.store_window.sample(), self.memory.store_line()

@@ -9,6 +9,7 @@ from datatracing.pipeline.bench._store import percentile
 
 __all__ = [
     "LATENCY_GOAL_S",
+    "PROGRESS_EVERY_S",
     "WAIT_AFTER_ROOT_S",
     "Step",
     "e2e_figures",
@@ -25,6 +26,9 @@ GROWTH_BOUND_S = 0.5
 MID_WINDOW = (0.25, 0.5)
 END_WINDOW = (0.75, 1.0)
 WAIT_AFTER_ROOT_S = 1.0
+#: A long step (a soak, a fixed-rate run) prints a progress line this often: the lag sample that
+#: passes each multiple of it.
+PROGRESS_EVERY_S = 30.0
 #: Latency p95 a step should keep past the sampler's wait after the root.
 LATENCY_GOAL_S = 3.0
 
@@ -41,11 +45,21 @@ class Step:
     lag_end: tuple[int, int] = (0, 0)
     #: (seconds into the step, sampler lag, sink lag) every `SAMPLE_MARK_S`, and at the end.
     lag_samples: list[tuple[float, int, int]] = field(default_factory=list)
-    #: (sampler, sink) lag every `TICK_MARK_S` of a long step.
-    lag_ticks: list[tuple[int, int]] = field(default_factory=list)
     cpu_s: dict[str, float] = field(default_factory=dict)
     #: The store worker's CPU seconds by thread name.
     store_threads_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def long(self) -> bool:
+        """A step long enough to print progress lines (every `PROGRESS_EVERY_S`) and report its
+        maximum lag: a soak, or a fixed-rate run."""
+        return self.seconds > 2 * PROGRESS_EVERY_S
+
+    def lag_max(self) -> tuple[int, int]:
+        """Each stage's highest lag of the step's samples."""
+        if not self.lag_samples:
+            return self.lag_end
+        return max(s[1] for s in self.lag_samples), max(s[2] for s in self.lag_samples)
 
     def lag_low(self, window: tuple[float, float]) -> tuple[int, int]:
         """The lowest (sampler, sink) lag read within `window` (fractions of the step), each stage
@@ -142,11 +156,10 @@ def e2e_figures(
     figures.update(split_figures(splits.get(best, [])))
     figures.update(cpu_figures(step))
     soak = steps[-1]
-    if soak.lag_ticks:
+    if soak.long:
         figures["soak_spans_per_s"] = float(soak.rate)
         figures["soak_s"] = round(soak.seconds, 1)
-        figures["soak_sampler_lag_max_spans"] = float(max(t[0] for t in soak.lag_ticks))
-        figures["soak_sink_lag_max_spans"] = float(max(t[1] for t in soak.lag_ticks))
+        figures["soak_sampler_lag_max_spans"], figures["soak_sink_lag_max_spans"] = map(float, soak.lag_max())
     return figures
 
 
@@ -160,9 +173,8 @@ def fixed_figures(
         for key, value in step_figures(0, step, latencies.get(0, []), splits.get(0, [])).items()
     }
     figures.update(cpu_figures(step))
-    if step.lag_ticks:
-        figures["sampler_lag_max_spans"] = float(max(t[0] for t in step.lag_ticks))
-        figures["sink_lag_max_spans"] = float(max(t[1] for t in step.lag_ticks))
+    if step.long:
+        figures["sampler_lag_max_spans"], figures["sink_lag_max_spans"] = map(float, step.lag_max())
     return figures
 
 

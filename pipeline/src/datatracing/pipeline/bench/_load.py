@@ -12,9 +12,8 @@ long; `("stop",)` flushes and ends. Reports: `("ready", spans_per_message)` once
 `("probe", step, trace_id, produced_at, spans)` for the message picked as a latency probe (about
 `probes_per_s` per second; `produced_at` is `time.time()` when it was handed to the producer);
 `("mark", step, where, spans, messages, seconds)` every `SAMPLE_MARK_S` (`where` "sample", with
-the seconds since the step began), every `TICK_MARK_S` of a longer step ("tick") and at the end
-("end", with the seconds the step took) of a step, with the totals produced so far; `("done", spans,
-messages)` after the final flush.
+the seconds since the step began) and at the end of a step ("end", with the seconds it took), with the
+totals produced so far; `("done", spans, messages)` after the final flush.
 """
 
 from __future__ import annotations
@@ -34,8 +33,6 @@ __all__ = ["SAMPLE_MARK_S", "LoadProcess", "PoolMessage", "build_pool", "produce
 
 #: Traces in the pool: enough variety of shapes, built in about a second.
 POOL_TRACES = 1_000
-#: A step longer than this also reports a "tick" mark this often (the soak samples lag over time).
-TICK_MARK_S = 30.0
 #: Every step reports a "sample" mark this often: the measuring side reads each stage's lag at each,
 #: so a step is judged on the lag's low points, not on one reading (see `Step.sustained`). A reading
 #: costs the pipeline one scrape of the sampler's metrics and two committed-offset requests.
@@ -81,7 +78,6 @@ def produce_loop(
         first_spans = spans
         next_probe = started
         next_sample = started + SAMPLE_MARK_S
-        next_tick = started + TICK_MARK_S
         while (now := time.monotonic()) - started < seconds:
             due = rate * (now - started)
             while spans - first_spans < due:
@@ -105,9 +101,6 @@ def produce_loop(
             if now >= next_sample:
                 reports.put(("mark", step, "sample", spans, messages, now - started))
                 next_sample += SAMPLE_MARK_S
-            if seconds > 2 * TICK_MARK_S and now >= next_tick:
-                reports.put(("mark", step, "tick", spans, messages, 0.0))
-                next_tick += TICK_MARK_S
             time.sleep(_TICK_S)
         producer.poll(0)
         reports.put(("mark", step, "end", spans, messages, time.monotonic() - started))

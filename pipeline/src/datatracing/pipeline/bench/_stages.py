@@ -11,7 +11,7 @@ probe's own polling.
 
 `StoreWindow` turns two scrapes of the store worker's metrics, taken a window apart, into the mean
 insert time and the batches written in between, and asks the store how many merges run now: a soak
-prints one such line every `_load.TICK_MARK_S` with the probes' latency split of that window.
+prints one such line every `_e2e_steps.PROGRESS_EVERY_S` with the probes' latency split of that window.
 """
 
 from __future__ import annotations
