@@ -8,6 +8,7 @@ tracks, its caches, its allocator's resident bytes).
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 
 import httpx
@@ -47,9 +48,17 @@ def engine_memory(metrics_url: str) -> dict[str, int]:
     return figures
 
 
+#: The soak's memory goal compares the end of a run with minute 5 (`GROWTH_FROM_S`), each as the
+#: median of a minute of samples: one sample lands anywhere on the store worker's ups and downs
+#: (its allocators keep and return memory as batches and merges come and go: ±50 MB in a soak).
+GROWTH_FROM_S = 300.0
+GROWTH_WINDOW_S = 60.0
+
+
 def rss_figures(series: Series, what: str = "rss") -> dict[str, float]:
     """`{name}_{what}_mb_start`, `_min5` (the first sample at or past minute 5), `_end` and `_peak`
-    of each series."""
+    of each series; and, for a run past minute 6, `{name}_{what}_growth`: the median of the last
+    minute's samples over the median of minute 5's (`GROWTH_FROM_S`)."""
     figures: dict[str, float] = {}
     for name, samples in series.items():
         if not samples:
@@ -58,9 +67,13 @@ def rss_figures(series: Series, what: str = "rss") -> dict[str, float]:
         figures[f"{name}_{what}_mb_start"] = round(mb[0][1], 1)
         figures[f"{name}_{what}_mb_end"] = round(mb[-1][1], 1)
         figures[f"{name}_{what}_mb_peak"] = round(max(v for _, v in mb), 1)
-        at5 = [v for t, v in mb if t >= 300]
+        at5 = [v for t, v in mb if t >= GROWTH_FROM_S]
         if at5:
             figures[f"{name}_{what}_mb_min5"] = round(at5[0], 1)
+        minute5 = [v for t, v in mb if GROWTH_FROM_S <= t < GROWTH_FROM_S + GROWTH_WINDOW_S]
+        last = [v for t, v in mb if t >= mb[-1][0] - GROWTH_WINDOW_S]
+        if minute5 and mb[-1][0] >= GROWTH_FROM_S + 2 * GROWTH_WINDOW_S and statistics.median(minute5) > 0:
+            figures[f"{name}_{what}_growth"] = round(statistics.median(last) / statistics.median(minute5), 3)
     return figures
 
 
