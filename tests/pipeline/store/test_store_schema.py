@@ -31,6 +31,7 @@ ALL = [
     "0007_compact_fresh_parts.sql",
     "0008_operations_by_writer.sql",
     "0009_merge_selector.sql",
+    "0010_wider_merges.sql",
 ]
 
 

@@ -9,7 +9,7 @@ import os
 import random
 import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -78,7 +78,11 @@ def _timed_ms(fn: object, *args: object) -> float:
     return (time.perf_counter() - t0) * 1000
 
 
-def load(store: ClickHouseTraceStore, messages: list[bytes]) -> dict[str, float]:
+def load(
+    store: ClickHouseTraceStore,
+    messages: list[bytes],
+    on_quiet: Callable[[], dict[str, float]] | None = None,
+) -> dict[str, float]:
     """Decode and insert in sink-sized batches (`BATCH_SPANS`) with background
     merges running, as in production; wait until the merges are quiet; then merge each table into
     one part (`merge_by_table`), so the reads that follow see the same layout whatever the merges did.
@@ -90,6 +94,9 @@ def load(store: ClickHouseTraceStore, messages: list[bytes]) -> dict[str, float]
     the merges are quiet, and the decode and insert figures are the process's CPU minus theirs. The
     final `OPTIMIZE` is reported apart (`store_final_merge_cpu_us_per_span`): it merges what the
     background merges left, a cost that depends on when one looks.
+
+    `on_quiet` runs once the merges are quiet, before the final `OPTIMIZE`: its figures join the
+    result with the prefix `steady_` (reads over the parts a running store holds).
     """
     batch_spans = BATCH_SPANS
     rows, inserts, wall, decode_cpu, insert_cpu = 0, 0, 0.0, 0.0, 0.0
@@ -115,6 +122,7 @@ def load(store: ClickHouseTraceStore, messages: list[bytes]) -> dict[str, float]
     _wait_merges_quiet(store)
     merge_cpu = _merge_cpu_s() - merges0
     parts_left = _active_parts(store)
+    steady = {f"steady_{key}": value for key, value in on_quiet().items()} if on_quiet else {}
     store.set_merges(running=False)
     try:
         by_table = merge_by_table(store, rows)
@@ -135,6 +143,7 @@ def load(store: ClickHouseTraceStore, messages: list[bytes]) -> dict[str, float]
         "inserts": float(inserts),
         **{f"parts_after_merges_{table}": float(n) for table, n in parts_left.items()},
         **{f"final_{key}": value for key, value in by_table.items()},
+        **steady,
     }
 
 
@@ -255,10 +264,17 @@ def run_store_bench(spans: int, quick: bool, workdir: Path) -> dict[str, float]:
     )
     try:
         store.migrate()
-        result = load(store, messages)
-        # The input (~4 GB at 10M spans) would crowd the page cache out while reads are timed;
-        # a query service does not hold the sink's input.
-        messages.clear()
+
+        def steady_reads() -> dict[str, float]:
+            # The input (~4 GB at 10M spans) would crowd the page cache out while reads are timed;
+            # a query service does not hold the sink's input.
+            messages.clear()
+            os.sync()
+            return measure_queries(store, quick)
+
+        # Reads twice: over the parts the background merges left (`steady_*`, what a running store
+        # serves), then after the final merge into one part per table (the figures the goals name).
+        result = load(store, messages, on_quiet=steady_reads)
         rows = int(result["spans"])
         # Let the bulk load's written pages reach the disk before timing reads: the writeback of
         # a freshly merged 10M-span part otherwise stalls reads for seconds, unlike steady state.

@@ -90,7 +90,7 @@ class ClickHouseTraceStore:
         >>> from datatracing.pipeline.store import open_store
         >>> store = open_store("chdb:///var/lib/datatracing")  # doctest: +SKIP
         >>> store.migrate()  # doctest: +SKIP
-        ['0001_spans.sql', '0002_traces.sql', ..., '0009_merge_selector.sql']
+        ['0001_spans.sql', '0002_traces.sql', ..., '0010_wider_merges.sql']
     """
 
     def __init__(
