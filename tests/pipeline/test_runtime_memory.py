@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import os
 
-from datatracing.pipeline.runtime import BrokerMemoryWatch, meminfo_bytes, memory_limit_bytes, proc_rss_bytes
+from datatracing.pipeline.runtime import (
+    BrokerMemoryWatch,
+    meminfo_bytes,
+    memory_limit_bytes,
+    proc_rss_anon_bytes,
+    proc_rss_bytes,
+)
 
 GIB = 2**30
 
@@ -38,3 +44,8 @@ def test_memory_figures_come_from_proc() -> None:
     assert proc_rss_bytes(2**22 + 7) == 0  # no such process
     assert meminfo_bytes("NoSuchField") == 0
     assert 0 < memory_limit_bytes() <= meminfo_bytes("MemTotal")
+
+
+def test_the_anonymous_rss_of_a_live_process_is_part_of_its_rss() -> None:
+    assert 0 < proc_rss_anon_bytes(os.getpid()) <= proc_rss_bytes(os.getpid())
+    assert proc_rss_anon_bytes(2**22 + 7) == 0  # no such process

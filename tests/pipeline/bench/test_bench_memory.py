@@ -1,14 +1,6 @@
 from __future__ import annotations
 
-import os
-
-from datatracing.pipeline.bench._memory import proc_rss_anon_bytes, rss_figures
-from datatracing.pipeline.runtime import proc_rss_bytes
-
-
-def test_the_anonymous_rss_of_a_live_process_is_part_of_its_rss() -> None:
-    assert 0 < proc_rss_anon_bytes(os.getpid()) <= proc_rss_bytes(os.getpid())
-    assert proc_rss_anon_bytes(2**22 + 7) == 0  # no such process
+from datatracing.pipeline.bench._memory import rss_figures
 
 
 def test_growth_compares_medians_of_a_minute_so_one_high_sample_does_not_decide_it() -> None:

@@ -9,28 +9,16 @@ tracks, its caches, its allocator's resident bytes).
 from __future__ import annotations
 
 import statistics
-from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from datatracing.pipeline.runtime import proc_rss_bytes
+from datatracing.pipeline.runtime import proc_rss_anon_bytes, proc_rss_bytes
 
-__all__ = ["MemorySamples", "engine_memory", "proc_rss_anon_bytes", "rss_figures"]
+__all__ = ["MemorySamples", "engine_memory", "rss_figures"]
 
 #: (seconds into the run, bytes) samples by series name.
 Series = dict[str, list[tuple[float, int]]]
-
-
-def proc_rss_anon_bytes(pid: int) -> int:
-    """The anonymous part of process `pid`'s RSS (`RssAnon` of `/proc/<pid>/status`); 0 when unknown."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
 
 
 def engine_memory(metrics_url: str) -> dict[str, int]:

@@ -12,6 +12,7 @@ from datatracing.pipeline.runtime._memory import (
     BrokerMemoryWatch,
     meminfo_bytes,
     memory_limit_bytes,
+    proc_rss_anon_bytes,
     proc_rss_bytes,
 )
 from datatracing.pipeline.runtime._stack import Stack, StackState, read_state, state_path, wait_healthy
@@ -22,6 +23,7 @@ __all__ = [
     "StackState",
     "meminfo_bytes",
     "memory_limit_bytes",
+    "proc_rss_anon_bytes",
     "proc_rss_bytes",
     "read_state",
     "state_path",

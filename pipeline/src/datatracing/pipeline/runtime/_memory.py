@@ -13,7 +13,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["BrokerMemoryWatch", "meminfo_bytes", "memory_limit_bytes", "proc_rss_bytes"]
+__all__ = [
+    "BrokerMemoryWatch",
+    "meminfo_bytes",
+    "memory_limit_bytes",
+    "proc_rss_anon_bytes",
+    "proc_rss_bytes",
+]
 
 #: A cgroup v2 memory limit (a container's), when there is one.
 _CGROUP_MAX = Path("/sys/fs/cgroup/memory.max")
@@ -51,6 +57,12 @@ def memory_limit_bytes() -> int:
 def proc_rss_bytes(pid: int) -> int:
     """Resident set size of process `pid` in bytes; 0 when unknown."""
     return _kb_field(f"/proc/{pid}/status", "VmRSS")
+
+
+def proc_rss_anon_bytes(pid: int) -> int:
+    """The anonymous part of process `pid`'s RSS (`RssAnon`: heaps, not pages of mapped files such as
+    a library's) in bytes; 0 when unknown."""
+    return _kb_field(f"/proc/{pid}/status", "RssAnon")
 
 
 class BrokerMemoryWatch:
