@@ -24,12 +24,13 @@ step, and `saturated_delivered_spans_per_s` what the store received during the n
 A run of `SOAK_FROM_S` or more is a soak: the steps are `STEP_S` long, then it holds
 `SOAK_FRACTION` of the highest sustained rate for the time left, reporting the highest lag of each
 stage over the `_load.SAMPLE_MARK_S` samples and printing a progress line every
-`_e2e_steps.PROGRESS_EVERY_S`. Every run samples the processes' RSS (and its anonymous part, `RssAnon`) every
-`RSS_EVERY_S` and reports it at the start, at minute 5 (when reached), at the end and at its peak;
-so too the store worker's embedded engine memory by kind (`store_engine_<kind>_memory_mb_*`, from
-its `/metrics`: what the engine tracks, its caches, its allocator), which tells whose memory grew.
-Then the suite waits until the store holds every sent span, and measures the raw copy rate (consume
-+ produce, no logic) on the same broker, over messages of the run.
+`_e2e_steps.PROGRESS_EVERY_S`. Every run samples the processes' RSS (and its anonymous part,
+`RssAnon`) every `RSS_EVERY_S` and reports it at the start, at minute 5 (when reached), at the end
+and at its peak, with the soak goal's `{process}_rss_growth` (`_memory.rss_figures`); so too the
+store worker's embedded engine memory by kind (`store_engine_<kind>_memory_mb_*`, from its
+`/metrics`: what the engine tracks, its caches, its allocator), which tells whose memory grew. Then
+the suite waits until the store holds every sent span, and measures the raw copy rate (consume +
+produce, no logic) on the same broker, over messages of the run.
 
 With `rate`, the run is one step at that rate for the whole duration (no ladder, no soak, no raw
 copy): a fixed load to compare two versions or settings by CPU per span of each process, latency,
