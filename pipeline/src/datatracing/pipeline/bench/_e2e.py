@@ -186,8 +186,7 @@ class _Run:
 
     def add_pid(self, name: str, pid: int | None) -> None:
         if pid is not None:
-            self.pids[name] = pid
-            self.memory.add_pid(name, pid)
+            self.pids[name] = pid  # `self.memory` samples it from now on
 
     def lags(self, messages: int) -> tuple[int, int]:
         """(sampler, sink) lag in spans, given the messages produced so far."""

@@ -66,24 +66,21 @@ def rss_figures(series: Series, what: str = "rss") -> dict[str, float]:
 
 
 class MemorySamples:
-    """RSS and anonymous RSS of each process (by name), and the store worker's engine memory."""
+    """RSS and anonymous RSS of each process in `pids` (the caller's mapping, read at each sample, so
+    a process added to it later is sampled from then on), and the store worker's engine memory."""
 
     def __init__(self, pids: dict[str, int], store_metrics_url: str) -> None:
-        self.pids = dict(pids)
+        self.pids = pids
         self.store_metrics_url = store_metrics_url
-        self.rss: Series = {name: [] for name in self.pids}
-        self.anon: Series = {name: [] for name in self.pids}
+        self.rss: Series = {}
+        self.anon: Series = {}
         #: `store_engine_<kind>` -> samples.
         self.engine: Series = {}
 
-    def add_pid(self, name: str, pid: int) -> None:
-        self.pids[name] = pid
-        self.rss[name], self.anon[name] = [], []
-
     def sample(self, at: float) -> None:
         for name, pid in self.pids.items():
-            self.rss[name].append((at, proc_rss_bytes(pid)))
-            self.anon[name].append((at, proc_rss_anon_bytes(pid)))
+            self.rss.setdefault(name, []).append((at, proc_rss_bytes(pid)))
+            self.anon.setdefault(name, []).append((at, proc_rss_anon_bytes(pid)))
         for kind, value in engine_memory(self.store_metrics_url).items():
             self.engine.setdefault(f"store_engine_{kind}", []).append((at, value))
 
