@@ -115,8 +115,8 @@ PIPELINE_SURFACE: dict[str, str] = {
         "ui_router v1_document v1_document_text"
     ),
     "datatracing.pipeline.runtime": (
-        "BrokerMemoryWatch Stack StackState meminfo_bytes memory_limit_bytes proc_rss_anon_bytes "
-        "proc_rss_bytes read_state state_path wait_healthy"
+        "BrokerMemoryWatch HEAP_TRIM HeapCollector Stack StackState heap_bytes meminfo_bytes "
+        "memory_limit_bytes proc_rss_anon_bytes proc_rss_bytes read_state state_path trim_heap wait_healthy"
     ),
     "datatracing.pipeline.sampler": (
         "AddResult CompiledPolicy DeadLetter Decided Decision DecisionCache EngineStats Late "

@@ -23,11 +23,12 @@ from datatracing.pipeline.broker import kafka_producer
 from datatracing.pipeline.config import Settings
 from datatracing.pipeline.ingest import IngestSettings, create_ingest_app, make_ingest_producer
 from datatracing.pipeline.query import create_app
+from datatracing.pipeline.runtime import HeapCollector
 from datatracing.pipeline.sampler import default_policy
 from datatracing.pipeline.sampler._metrics import metrics_app
 from datatracing.pipeline.sampler._runner import SamplerRunner
 from datatracing.pipeline.sink import SinkCollector, SinkStats, sink_metrics_app, sink_metrics_text
-from datatracing.pipeline.store import open_store
+from datatracing.pipeline.store import EngineMemoryCollector, open_store
 from tests.deploy.deploy_support import DEPLOY
 
 DASHBOARDS = DEPLOY / "grafana/dashboards"
@@ -75,10 +76,13 @@ def exposed(kafka_bootstrap: str, query_store: Any) -> set[str]:
     runner = SamplerRunner(settings, default_policy(), settings.sampler, kafka_producer(settings.kafka))
     runner.engine(0)
     runner.consumer_lag[0] = 0
-    names = _names(_scrape(metrics_app(runner)).text)
+    names = _names(_scrape(metrics_app(runner, HeapCollector())).text)
     names |= _names(_scrape(sink_metrics_app(SinkStats())).text)
     # The worker's collector also reports lag by partition (read from its consumer).
-    names |= _names(sink_metrics_text(SinkCollector(SinkStats(), lag=lambda: {0: 0}))().decode())
+    # With its memory gauges, as the store worker serves them over an embedded store.
+    collector = SinkCollector(SinkStats(), lag=lambda: {0: 0})
+    memory = (HeapCollector(), EngineMemoryCollector(query_store.backend))
+    names |= _names(sink_metrics_text(collector, *memory)().decode())
     ingest_settings = IngestSettings()
     producer = make_ingest_producer(ingest_settings, kafka_bootstrap)
     ingest = _scrape(create_ingest_app(producer, "otlp_spans", ingest_settings))

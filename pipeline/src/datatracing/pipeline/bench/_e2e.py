@@ -155,7 +155,9 @@ class _Run:
         self.probes = ProbeTracker(stack.query_url, decided=self.decisions.decided_at)
         self.probes.start()
         self.store_window = StoreWindow(f"{stack.query_url}/metrics", stack.query_url)
-        self.memory = MemorySamples(self.pids, f"{stack.query_url}/metrics")
+        self.memory = MemorySamples(
+            self.pids, {"store": f"{stack.query_url}/metrics", "sampler": stack.metrics_url}
+        )
         self.started = time.monotonic()
         self._rss_at = 0.0
         self.sent = (0, 0)

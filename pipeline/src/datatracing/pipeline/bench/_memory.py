@@ -3,7 +3,8 @@
 Each sample reads every process's RSS and its anonymous part (`RssAnon`: heaps, as opposed to pages
 of mapped files such as chdb's 550 MB library, which count in RSS as they are touched), and the store
 worker's embedded engine memory by kind from its `/metrics` (`store._engine_memory`: what the engine
-tracks, its caches, its allocator's resident bytes).
+tracks, its caches, its allocator's resident bytes), and each worker's heap allocators
+(`runtime._heap`: glibc malloc in use and kept free, Arrow's pool).
 """
 
 from __future__ import annotations
@@ -11,29 +12,33 @@ from __future__ import annotations
 import statistics
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
+from datatracing.pipeline.bench._observe import family_samples
 from datatracing.pipeline.runtime import proc_rss_anon_bytes, proc_rss_bytes
 
-__all__ = ["MemorySamples", "engine_memory", "rss_figures"]
+__all__ = ["MemorySamples", "rss_figures", "worker_memory"]
 
 #: (seconds into the run, bytes) samples by series name.
 Series = dict[str, list[tuple[float, int]]]
 
 
-def engine_memory(metrics_url: str) -> dict[str, int]:
-    """The store worker's embedded engine memory by kind (`datatracing_store_engine_memory_bytes`);
-    empty when its `/metrics` has none or does not answer."""
+_ENGINE = "datatracing_store_engine_memory_bytes"
+_HEAP = "datatracing_process_heap_bytes"
+
+
+def worker_memory(metrics_url: str) -> dict[str, int]:
+    """A worker's memory gauges by `engine_<kind>` (the store worker's embedded engine,
+    `datatracing_store_engine_memory_bytes`) and `heap_<kind>` (its heap allocators,
+    `datatracing_process_heap_bytes`), from one scrape; empty when its `/metrics` does not answer."""
     try:
-        text = httpx.get(metrics_url, timeout=10).text
+        found = family_samples(metrics_url, _ENGINE, _HEAP)
     except httpx.HTTPError:
         return {}
-    figures: dict[str, int] = {}
-    for family in text_string_to_metric_families(text):
-        if family.name == "datatracing_store_engine_memory_bytes":
-            for sample in family.samples:
-                figures[sample.labels["kind"]] = int(sample.value)
-    return figures
+    return {
+        f"{prefix}_{sample.labels['kind']}": int(sample.value)
+        for prefix, family in (("engine", _ENGINE), ("heap", _HEAP))
+        for sample in found[family]
+    }
 
 
 #: The soak's memory goal compares the end of a run with minute 5 (`GROWTH_FROM_S`), each as the
@@ -67,30 +72,32 @@ def rss_figures(series: Series, what: str = "rss") -> dict[str, float]:
 
 class MemorySamples:
     """RSS and anonymous RSS of each process in `pids` (the caller's mapping, read at each sample, so
-    a process added to it later is sampled from then on), and the store worker's engine memory."""
+    a process added to it later is sampled from then on), and the memory gauges (`worker_memory`) of
+    the workers in `metrics_urls` (process name -> its `/metrics`)."""
 
-    def __init__(self, pids: dict[str, int], store_metrics_url: str) -> None:
+    def __init__(self, pids: dict[str, int], metrics_urls: dict[str, str]) -> None:
         self.pids = pids
-        self.store_metrics_url = store_metrics_url
+        self.metrics_urls = metrics_urls
         self.rss: Series = {}
         self.anon: Series = {}
-        #: `store_engine_<kind>` -> samples.
-        self.engine: Series = {}
+        #: `{process}_engine_<kind>` and `{process}_heap_<kind>` -> samples.
+        self.gauges: Series = {}
 
     def sample(self, at: float) -> None:
         for name, pid in self.pids.items():
             self.rss.setdefault(name, []).append((at, proc_rss_bytes(pid)))
             self.anon.setdefault(name, []).append((at, proc_rss_anon_bytes(pid)))
-        for kind, value in engine_memory(self.store_metrics_url).items():
-            self.engine.setdefault(f"store_engine_{kind}", []).append((at, value))
+        for name, url in self.metrics_urls.items():
+            for kind, value in worker_memory(url).items():
+                self.gauges.setdefault(f"{name}_{kind}", []).append((at, value))
 
     def figures(self) -> dict[str, float]:
-        """`rss_figures` of the RSS, its anonymous part (`*_rss_anon_mb_*`) and the engine's memory
-        (`store_engine_<kind>_memory_mb_*`)."""
+        """`rss_figures` of the RSS, its anonymous part (`*_rss_anon_mb_*`) and the workers' gauges
+        (`store_engine_<kind>_memory_mb_*`, `{process}_heap_<kind>_memory_mb_*`)."""
         return {
             **rss_figures(self.rss),
             **rss_figures(self.anon, "rss_anon"),
-            **rss_figures(self.engine, "memory"),
+            **rss_figures(self.gauges, "memory"),
         }
 
     def store_line(self) -> str:
@@ -99,6 +106,14 @@ class MemorySamples:
         def mb(samples: list[tuple[float, int]] | None) -> str:
             return f"{samples[-1][1] / 2**20:.0f}" if samples else "?"
 
-        prefix = len("store_engine_")
-        engine = " ".join(f"{kind[prefix:]} {mb(samples)}" for kind, samples in sorted(self.engine.items()))
-        return f"store MB: rss {mb(self.rss.get('store'))} anon {mb(self.anon.get('store'))}; engine {engine}"
+        def kinds(prefix: str) -> str:
+            return " ".join(
+                f"{name[len(prefix) :]} {mb(samples)}"
+                for name, samples in sorted(self.gauges.items())
+                if name.startswith(prefix)
+            )
+
+        return (
+            f"store MB: rss {mb(self.rss.get('store'))} anon {mb(self.anon.get('store'))}; "
+            f"engine {kinds('store_engine_')}; heap {kinds('store_heap_')}"
+        )

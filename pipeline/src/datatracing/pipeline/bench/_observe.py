@@ -1,8 +1,9 @@
 """What the e2e bench watches while load runs: process CPU and memory, committed offsets, stored
 spans, the sampler's kept traces, and probe traces until they are queryable.
 
-Process figures are read from `/proc` (Linux): the pipeline's lock has no psutil, and two fields of
-`/proc/<pid>/stat` and one of `/proc/<pid>/status` are all the bench needs. Elsewhere they read 0.
+The workers' figures are scraped from their `/metrics` (`family_samples`). Process figures are read
+from `/proc` (Linux): the pipeline's lock has no psutil, and two fields of `/proc/<pid>/stat` and one
+of `/proc/<pid>/status` are all the bench needs. Elsewhere they read 0.
 
 Lag is counted, never read from high watermarks: the embedded broker misreports a partition's high
 watermark when a produce carries several records, so a stage's lag is what reached its input (the
@@ -22,12 +23,14 @@ from pathlib import Path
 import httpx
 from confluent_kafka import Consumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from datatracing.pipeline.runtime import meminfo_bytes, proc_rss_bytes
 
 __all__ = [
     "CommittedOffsets",
     "ProbeTracker",
+    "family_samples",
     "mem_available_bytes",
     "proc_cpu_s",
     "proc_rss_bytes",
@@ -37,6 +40,7 @@ __all__ = [
 ]
 
 _HEX32 = re.compile("[0-9a-f]{32}")
+_DECIDED = "datatracing_sampler_traces_decided"
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -88,16 +92,21 @@ def stored_spans(query_url: str) -> int:
     return count
 
 
+def family_samples(metrics_url: str, *names: str, timeout_s: float = 10.0) -> dict[str, list[Sample]]:
+    """The samples of the metric families `names` on one scrape of `metrics_url`, by family name (a
+    family the page lacks maps to an empty list). Raises `httpx.HTTPError` when it does not answer."""
+    text = httpx.get(metrics_url, timeout=timeout_s).text
+    found: dict[str, list[Sample]] = {name: [] for name in names}
+    for family in text_string_to_metric_families(text):
+        if family.name in found:
+            found[family.name].extend(family.samples)
+    return found
+
+
 def sampler_kept(metrics_url: str) -> int:
     """Traces the sampler kept so far (`datatracing_sampler_traces_decided`, decision `keep`)."""
-    text = httpx.get(metrics_url, timeout=10).text
-    kept = 0.0
-    for family in text_string_to_metric_families(text):
-        if family.name != "datatracing_sampler_traces_decided":
-            continue
-        for sample in family.samples:
-            if sample.name.endswith("_total") and sample.labels.get("decision") == "keep":
-                kept += sample.value
+    samples = family_samples(metrics_url, _DECIDED)[_DECIDED]
+    kept = sum(s.value for s in samples if s.name.endswith("_total") and s.labels.get("decision") == "keep")
     return int(kept)
 
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 import httpx
 from confluent_kafka import OFFSET_BEGINNING, TIMESTAMP_CREATE_TIME, Consumer, KafkaException, TopicPartition
-from prometheus_client.parser import text_string_to_metric_families
 
+from datatracing.pipeline.bench._observe import family_samples
 from datatracing.pipeline.bench._store import percentile
 
 __all__ = ["DecisionWatch", "StoreWindow", "split_line"]
@@ -100,13 +100,8 @@ class StoreWindow:
     _last: tuple[float, float] = field(default=(0.0, 0.0), init=False)
 
     def _insert_totals(self) -> tuple[float, float]:
-        text = httpx.get(self.metrics_url, timeout=_TIMEOUT_S).text
-        found = {
-            sample.name: sample.value
-            for family in text_string_to_metric_families(text)
-            if family.name == _INSERT
-            for sample in family.samples
-        }
+        samples = family_samples(self.metrics_url, _INSERT, timeout_s=_TIMEOUT_S)[_INSERT]
+        found = {sample.name: sample.value for sample in samples}
         return found.get(f"{_INSERT}_sum", 0.0), found.get(f"{_INSERT}_count", 0.0)
 
     def _merges(self) -> tuple[int, int]:

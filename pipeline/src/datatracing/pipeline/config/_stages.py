@@ -72,6 +72,9 @@ class WorkerSettings(_Section):
     #: Address the sampler's and sink's HTTP servers bind (`0.0.0.0` to let a remote Prometheus scrape).
     host: str = Field(default="127.0.0.1", min_length=1)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    #: Every this many seconds the sampler and store workers return the free memory glibc's heap keeps
+    #: to the OS (`malloc_trim`; it took about a millisecond in a soak); 0 turns it off.
+    heap_trim_interval_s: float = Field(default=10.0, ge=0)
 
 
 class IngestSettings(_Section):

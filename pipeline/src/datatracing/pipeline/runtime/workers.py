@@ -25,6 +25,7 @@ import faust
 from faust.contrib.asgi import serve_asgi
 from mode import Service
 from prometheus_client import CollectorRegistry
+from prometheus_client.registry import Collector
 
 from datatracing.pipeline.broker import (
     ensure_pipeline_topics,
@@ -36,6 +37,7 @@ from datatracing.pipeline.config import Settings
 from datatracing.pipeline.http_auth import Authenticator
 from datatracing.pipeline.http_health import ReadinessProbe, metadata_check, worker_http_app
 from datatracing.pipeline.query import create_app
+from datatracing.pipeline.runtime._heap import HEAP_TRIM, HeapCollector, trim_heap
 from datatracing.pipeline.sink import SinkCollector, SinkConsumerLoop, SinkWriter, sink_metrics_text
 from datatracing.pipeline.store import ClickHouseTraceStore, EngineMemoryCollector, TraceStore, open_store
 
@@ -111,17 +113,20 @@ def build_store_app(settings: Settings, store: TraceStore, *, with_query: bool) 
     app.service(SinkLoopService)
     collector = SinkCollector(writer.stats, lag=loop.lag)
     checks = {"broker": metadata_check(producer), "store": store.count_spans}
+    # The process's memory by owner: its heap allocators, and the embedded engine's (chdb only).
+    memory: list[Collector] = [HeapCollector()]
+    if isinstance(store, ClickHouseTraceStore):
+        memory.append(EngineMemoryCollector(store.backend))
     if with_query:
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(collector)
-        if isinstance(store, ClickHouseTraceStore):
-            registry.register(EngineMemoryCollector(store.backend))
+        for one in (collector, *memory):
+            registry.register(one)
         query_app = build_query_app(settings, store, readiness=checks, registry=registry)
         serve_asgi(app, query_app, host=settings.query.host, port=settings.query.port, log_level="warning")
     else:
         serve_asgi(
             app,
-            worker_http_app(ReadinessProbe(checks), sink_metrics_text(collector)),
+            worker_http_app(ReadinessProbe(checks), sink_metrics_text(collector, *memory)),
             host=settings.worker.host,
             port=web_port,
             log_level="warning",
@@ -129,6 +134,19 @@ def build_store_app(settings: Settings, store: TraceStore, *, with_query: bool) 
             lifespan="off",
         )
     return app, writer
+
+
+def trim_heap_every(app: faust.App, interval_s: float) -> None:
+    """Return the free memory of glibc's heap to the OS every `interval_s` seconds, on a Faust timer
+    (`runtime._heap`: without it a worker's RSS creeps up under steady load); 0 or a libc without
+    `malloc_trim` does nothing."""
+    if interval_s <= 0 or not HEAP_TRIM:
+        return
+
+    async def trim() -> None:
+        await asyncio.to_thread(trim_heap)
+
+    app.timer(interval=interval_s, name="trim-heap")(trim)
 
 
 def run_store_worker(settings: Settings, *, with_query: bool = True) -> None:
@@ -143,6 +161,7 @@ def run_store_worker(settings: Settings, *, with_query: bool = True) -> None:
     if applied:
         log.info("applied migrations: %s", ", ".join(applied))
     app, _ = build_store_app(settings, store, with_query=with_query)
+    trim_heap_every(app, settings.worker.heap_trim_interval_s)
     try:
         _run(app, settings)
     finally:
@@ -154,5 +173,6 @@ def run_sampler_worker(settings: Settings) -> None:
     from datatracing.pipeline.sampler.worker import build_sampler_app
 
     ensure_pipeline_topics(settings.kafka, settings.topics)
-    app = build_sampler_app(settings)
+    app = build_sampler_app(settings, collectors=[HeapCollector()])
+    trim_heap_every(app, settings.worker.heap_trim_interval_s)
     _run(app, settings)

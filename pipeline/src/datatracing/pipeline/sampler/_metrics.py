@@ -136,9 +136,11 @@ class SamplerCollector(Collector):
         )
 
 
-def metrics_app(runner: SamplerRunner) -> Any:
-    """The worker's HTTP app: `/metrics` with the runner's metrics, `/healthz`, `/readyz`."""
+def metrics_app(runner: SamplerRunner, *more: Collector) -> Any:
+    """The worker's HTTP app: `/metrics` with the runner's metrics (and those of `more`), `/healthz`,
+    `/readyz`."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SamplerCollector(runner))
+    for collector in (SamplerCollector(runner), *more):
+        registry.register(collector)
     probe = ReadinessProbe({"broker": metadata_check(runner.producer)})
     return worker_http_app(probe, lambda: generate_latest(registry))

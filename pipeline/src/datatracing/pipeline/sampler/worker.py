@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 
 import faust
 from faust.contrib.asgi import serve_asgi
 from mode import Service
+from prometheus_client.registry import Collector
 
 from datatracing.pipeline.broker import kafka_consumer_config, kafka_producer, make_faust_app
 from datatracing.pipeline.config import SamplerSettings, Settings
@@ -34,9 +36,14 @@ def load_policy(settings: Settings) -> CompiledPolicy:
 
 
 def build_sampler_app(
-    settings: Settings, *, sampler: SamplerSettings | None = None, with_web: bool = True
+    settings: Settings,
+    *,
+    sampler: SamplerSettings | None = None,
+    with_web: bool = True,
+    collectors: Sequence[Collector] = (),
 ) -> faust.App:
-    """Build the app; the caller runs it with a `faust.Worker`.
+    """Build the app; the caller runs it with a `faust.Worker`. `collectors` join the runner's
+    metrics on `/metrics` (the process's own gauges, which the supervisor adds).
 
     The app is producer-only: Faust hosts the worker (lifecycle, signals, the metrics web server),
     while `SpanConsumerLoop` consumes the spans topic in batches on a thread of its own (see `_loop`
@@ -68,7 +75,7 @@ def build_sampler_app(
     if with_web:
         serve_asgi(
             app,
-            metrics_app(runner),
+            metrics_app(runner, *collectors),
             host=settings.worker.host,
             port=settings.worker.web_port,
             log_level="warning",

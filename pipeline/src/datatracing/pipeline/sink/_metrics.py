@@ -88,10 +88,11 @@ class _MetricsApp:
         await self._app(scope, receive, send)
 
 
-def sink_metrics_text(collector: SinkCollector) -> Callable[[], bytes]:
-    """A function rendering `collector`'s metrics in Prometheus' text format."""
+def sink_metrics_text(collector: SinkCollector, *more: Collector) -> Callable[[], bytes]:
+    """A function rendering the metrics of `collector` (and of `more`) in Prometheus' text format."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(collector)
+    for one in (collector, *more):
+        registry.register(one)
 
     def render() -> bytes:
         return generate_latest(registry)
