@@ -116,7 +116,8 @@ PIPELINE_SURFACE: dict[str, str] = {
     ),
     "datatracing.pipeline.runtime": (
         "BrokerMemoryWatch HEAP_TRIM HeapCollector Stack StackState heap_bytes meminfo_bytes "
-        "memory_limit_bytes proc_rss_anon_bytes proc_rss_bytes read_state state_path trim_heap wait_healthy"
+        "memory_limit_bytes proc_rss_anon_bytes proc_rss_bytes read_state state_path trim_heap "
+        "use_malloc_for_arrow wait_healthy"
     ),
     "datatracing.pipeline.sampler": (
         "AddResult CompiledPolicy DeadLetter Decided Decision DecisionCache EngineStats Late "

@@ -8,7 +8,13 @@ Faust, the query service and the store, which the CLI's other commands do not ne
 
 from __future__ import annotations
 
-from datatracing.pipeline.runtime._heap import HEAP_TRIM, HeapCollector, heap_bytes, trim_heap
+from datatracing.pipeline.runtime._heap import (
+    HEAP_TRIM,
+    HeapCollector,
+    heap_bytes,
+    trim_heap,
+    use_malloc_for_arrow,
+)
 from datatracing.pipeline.runtime._memory import (
     BrokerMemoryWatch,
     meminfo_bytes,
@@ -32,5 +38,6 @@ __all__ = [
     "read_state",
     "state_path",
     "trim_heap",
+    "use_malloc_for_arrow",
     "wait_healthy",
 ]

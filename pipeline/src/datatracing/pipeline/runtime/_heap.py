@@ -22,6 +22,11 @@ blocks is kept. In a 30-minute soak of the store worker at 10,000 spans/s, `mall
 that memory back (`malloc_trim(0)`: the free pages inside the arenas too, not only at their tops);
 the workers call it every `worker.heap_trim_interval_s`.
 
+Arrow's pool: the pyarrow wheels allocate through mimalloc, which kept 46-69 MB of the sink's freed
+column batches resident in a decode-and-insert loop where glibc's malloc, trimmed, kept 0 (and the
+loop's CPU was the same; docs/performance.md). `use_malloc_for_arrow` switches the store worker's
+Arrow allocations to glibc's malloc, whose free memory `trim_heap` returns.
+
 glibc figures come from `mallinfo2()` (glibc 2.33 and later; the figures are absent elsewhere).
 """
 
@@ -30,6 +35,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -38,7 +44,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-__all__ = ["HEAP_TRIM", "HeapCollector", "heap_bytes", "trim_heap"]
+__all__ = ["HEAP_TRIM", "HeapCollector", "heap_bytes", "trim_heap", "use_malloc_for_arrow"]
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +141,17 @@ def heap_bytes() -> dict[str, int]:
         return figures
     figures["arrow_allocated"] = int(pa.total_allocated_bytes())
     return figures
+
+
+def use_malloc_for_arrow() -> None:
+    """Make glibc's malloc Arrow's default memory pool in this process (instead of the wheels'
+    mimalloc), unless `ARROW_DEFAULT_MEMORY_POOL` names one, or this platform cannot trim (not glibc).
+    Call it before Arrow allocates: buffers keep the pool they came from."""
+    if not HEAP_TRIM or os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        return
+    import pyarrow as pa
+
+    pa.set_memory_pool(pa.system_memory_pool())
 
 
 class HeapCollector(Collector):

@@ -37,7 +37,7 @@ from datatracing.pipeline.config import Settings
 from datatracing.pipeline.http_auth import Authenticator
 from datatracing.pipeline.http_health import ReadinessProbe, metadata_check, worker_http_app
 from datatracing.pipeline.query import create_app
-from datatracing.pipeline.runtime._heap import HEAP_TRIM, HeapCollector, trim_heap
+from datatracing.pipeline.runtime._heap import HEAP_TRIM, HeapCollector, trim_heap, use_malloc_for_arrow
 from datatracing.pipeline.sink import SinkCollector, SinkConsumerLoop, SinkWriter, sink_metrics_text
 from datatracing.pipeline.store import ClickHouseTraceStore, EngineMemoryCollector, TraceStore, open_store
 
@@ -151,6 +151,7 @@ def trim_heap_every(app: faust.App, interval_s: float) -> None:
 
 def run_store_worker(settings: Settings, *, with_query: bool = True) -> None:
     """Open the store (applying migrations), then run the sink (and query API) until stopped."""
+    use_malloc_for_arrow()
     ensure_pipeline_topics(settings.kafka, settings.topics)
     store = open_store(
         settings.store_url,
