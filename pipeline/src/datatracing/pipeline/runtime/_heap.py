@@ -8,24 +8,25 @@ A worker's anonymous memory has three allocators besides the embedded engine's o
   only grows here is fragmentation, not live data; the figure counts them whether or not a trim has
   returned their pages to the OS), and `malloc_mmapped` the large blocks it mapped on their own
   (returned at once on free);
-- Arrow's memory pool (mimalloc in the pyarrow wheels): the sink's column batches and the read path's
-  results (`arrow_allocated`);
+- Arrow's memory pool: the sink's column batches and the read path's results (`arrow_allocated`,
+  bytes in use: mimalloc, the wheels' default, keeps freed memory that no figure here shows);
 - Python's own small-object arenas, which no figure here counts: the rest of the anonymous RSS.
 
 So a growing RSS can be told apart: live data grows `*_in_use` or `arrow_allocated`; an allocator
-that keeps freed memory grows `malloc_free`.
+that keeps freed memory grows `malloc_free`, or the rest.
 
-The last is what a worker under steady load does: its threads (the consuming loop, librdkafka's,
-the HTTP server's) allocate and free in several glibc arenas, and the free memory left between live
-blocks is kept. In a 30-minute soak of the store worker at 10,000 spans/s, `malloc_free` climbed from
-60 to 108 MB while `malloc_in_use` stayed at about 62 (docs/performance.md). `trim_heap` hands
-that memory back (`malloc_trim(0)`: the free pages inside the arenas too, not only at their tops);
-the workers call it every `worker.heap_trim_interval_s`.
+Under steady load, live data stays flat and the allocators keep what the threads (the consuming
+loop, librdkafka's, the HTTP server's) free. In a 30-minute soak of the store worker at 10,000
+spans/s (docs/performance.md), `malloc_free` climbed from 72 to 115 MB while `malloc_in_use` stayed
+at about 63, and mimalloc's arena held 85 MB at the end while Arrow had nothing in use. Two remedies:
 
-Arrow's pool: the pyarrow wheels allocate through mimalloc, which kept 46-69 MB of the sink's freed
-column batches resident in a decode-and-insert loop where glibc's malloc, trimmed, kept 0 (and the
-loop's CPU was the same; docs/performance.md). `use_malloc_for_arrow` switches the store worker's
-Arrow allocations to glibc's malloc, whose free memory `trim_heap` returns.
+- `trim_heap` hands glibc's free pages back to the OS (`malloc_trim(0)`: the free pages inside the
+  arenas too, not only at their tops); the workers call it every `worker.heap_trim_interval_s`;
+- `use_malloc_for_arrow` makes glibc's malloc Arrow's pool in the store worker, so the batches'
+  memory is trimmed too. In a decode-and-insert loop mimalloc kept 46-69 MB resident where trimmed
+  glibc kept none, for the same CPU.
+
+With both, the soak's RSS growth went from 1.12 to 1.07.
 
 glibc figures come from `mallinfo2()` (glibc 2.33 and later; the figures are absent elsewhere).
 """
