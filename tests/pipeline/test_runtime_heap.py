@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import sys
@@ -118,3 +119,26 @@ def test_trim_heap_every_adds_a_timer_unless_turned_off(tmp_path: Path) -> None:
 
     trim_heap_every(app, 10.0)
     assert len(app._app_tasks) == before + (1 if HEAP_TRIM else 0)
+
+
+_POOL_AFTER_SWITCH = """
+import pyarrow as pa
+from datatracing.pipeline.runtime import use_malloc_for_arrow
+use_malloc_for_arrow()
+print(pa.default_memory_pool().backend_name)
+"""
+
+
+@pytest.mark.skipif(not GLIBC, reason="glibc's malloc_trim")
+@pytest.mark.parametrize(("env_pool", "expected"), [(None, "system"), ("jemalloc", "jemalloc")])
+def test_arrow_allocates_through_malloc_unless_the_environment_names_a_pool(
+    env_pool: str | None, expected: str
+) -> None:
+    # A fresh interpreter: the switch changes Arrow's default pool for the whole process.
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    if env_pool is not None:
+        env["ARROW_DEFAULT_MEMORY_POOL"] = env_pool
+    command = [sys.executable, "-c", _POOL_AFTER_SWITCH]
+    done = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
+
+    assert done.stdout.strip() == expected

@@ -16,17 +16,14 @@ So a growing RSS can be told apart: live data grows `*_in_use` or `arrow_allocat
 that keeps freed memory grows `malloc_free`, or the rest.
 
 Under steady load, live data stays flat and the allocators keep what the threads (the consuming
-loop, librdkafka's, the HTTP server's) free. In a 30-minute soak of the store worker at 10,000
-spans/s (docs/performance.md), `malloc_free` climbed from 72 to 115 MB while `malloc_in_use` stayed
-at about 63, and mimalloc's arena held 85 MB at the end while Arrow had nothing in use. Two remedies:
+loop, librdkafka's, the HTTP server's) free: in a soak of the store worker, `malloc_free` climbed
+while `malloc_in_use` stayed flat, and mimalloc's arena held freed column batches while Arrow had
+nothing in use (figures in docs/performance.md, "seventh session"). Two remedies:
 
 - `trim_heap` hands glibc's free pages back to the OS (`malloc_trim(0)`: the free pages inside the
   arenas too, not only at their tops); the workers call it every `worker.heap_trim_interval_s`;
 - `use_malloc_for_arrow` makes glibc's malloc Arrow's pool in the store worker, so the batches'
-  memory is trimmed too. In a decode-and-insert loop mimalloc kept 46-69 MB resident where trimmed
-  glibc kept none, for the same CPU.
-
-With both, the soak's RSS growth went from 1.12 to 1.07.
+  memory is trimmed too, for the same CPU.
 
 glibc figures come from `mallinfo2()` (glibc 2.33 and later; the figures are absent elsewhere).
 """
@@ -101,7 +98,7 @@ def trim_heap() -> None:
     """Return the free memory glibc's arenas keep to the OS (`malloc_trim(0)`); nothing elsewhere.
 
     It locks one arena at a time while it walks its free blocks: a thread allocating in that arena
-    waits meanwhile (a trim took about a millisecond in the soaks, with 100-170 MB free)."""
+    waits meanwhile (`datatracing_process_heap_trim_seconds_total` shows what the trims cost)."""
     if _MALLOC_TRIM is None:
         return
     started = time.perf_counter()
