@@ -11,6 +11,12 @@ figures here separate the engine's part from the rest, so a growing RSS can be t
 - `allocator_resident`, `allocator_retained`: what chdb's jemalloc keeps resident, and what it keeps
   mapped but returned to the OS (`system.jemalloc_stats`).
 
+chdb's jemalloc returns freed pages to the OS only after they have been unused for seconds (its
+`dirty_decay_ms`), so its resident bytes swing by tens of megabytes with each large merge or query.
+`purge_engine_allocator` returns them at once (`SYSTEM JEMALLOC PURGE`, about a millisecond); the
+store worker calls it with its heap trims. The purges done are counted
+(`datatracing_store_engine_purges_total`, `datatracing_store_engine_purge_seconds_total`).
+
 Only chdb: a ClickHouse server reports its own memory (`system.asynchronous_metrics`).
 """
 
@@ -18,16 +24,18 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from datatracing.pipeline.errors import PipelineError
 from datatracing.pipeline.store._backend import Backend, ChdbBackend
 
-__all__ = ["EngineMemoryCollector", "engine_memory_bytes"]
+__all__ = ["EngineMemoryCollector", "engine_memory_bytes", "purge_engine_allocator"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +69,31 @@ def engine_memory_bytes(backend: Backend) -> dict[str, int]:
     return figures
 
 
+class _PurgeStats:
+    """Allocator purges done in this process and the seconds they took (for `/metrics`)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.purges = 0
+        self.seconds = 0.0
+
+
+_PURGES = _PurgeStats()
+
+
+def purge_engine_allocator(backend: Backend) -> None:
+    """Return the free pages the embedded engine's allocator keeps to the OS now; nothing for a
+    server backend. Runs one statement, so it waits for the engine like any other (milliseconds)."""
+    if not isinstance(backend, ChdbBackend):
+        return
+    started = time.perf_counter()
+    backend.execute("SYSTEM JEMALLOC PURGE")
+    took = time.perf_counter() - started
+    with _PURGES.lock:
+        _PURGES.purges += 1
+        _PURGES.seconds += took
+
+
 class EngineMemoryCollector(Collector):
     """`datatracing_store_engine_memory_bytes{kind=...}`, read from the engine at scrape time.
 
@@ -87,3 +120,13 @@ class EngineMemoryCollector(Collector):
         for kind, value in sorted(figures.items()):
             gauge.add_metric([kind], value)
         yield gauge
+        with _PURGES.lock:
+            purges, seconds = _PURGES.purges, _PURGES.seconds
+        yield CounterMetricFamily(
+            "datatracing_store_engine_purges", "Purges of the embedded engine's allocator", value=purges
+        )
+        yield CounterMetricFamily(
+            "datatracing_store_engine_purge_seconds",
+            "Time spent purging the embedded engine's allocator",
+            value=seconds,
+        )
