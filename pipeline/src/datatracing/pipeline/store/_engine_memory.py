@@ -8,8 +8,9 @@ figures here separate the engine's part from the rest, so a growing RSS can be t
 - `tracked`: the engine's `MemoryTracking` (what its queries, inserts, merges and caches hold now);
 - `mark_cache`, `primary_index_cache`, `query_condition_cache`, `uncompressed_cache`: its caches
   (each bounded by its `*_size` server setting);
-- `allocator_resident`, `allocator_retained`: what chdb's jemalloc keeps resident, and what it keeps
-  mapped but returned to the OS (`system.jemalloc_stats`).
+- `allocator_allocated`, `allocator_resident`, `allocator_retained`: what chdb's jemalloc has handed
+  out now (tracked or not), what it keeps resident (that, its metadata and freed pages not yet
+  returned), and what it keeps mapped but returned to the OS (`system.jemalloc_stats`).
 
 chdb's jemalloc returns freed pages to the OS only after they have been unused for seconds (its
 `dirty_decay_ms`), so its resident bytes swing by tens of megabytes with each large merge or query.
@@ -50,7 +51,7 @@ _METRICS = {
 _IN = ", ".join(f"'{name}'" for name in _METRICS)
 #: The summary line of jemalloc's `malloc_stats_print`.
 _JEMALLOC = re.compile(
-    r"Allocated: \d+, active: \d+, metadata: \d+.*?resident: (\d+), mapped: \d+, "
+    r"Allocated: (\d+), active: \d+, metadata: \d+.*?resident: (\d+), mapped: \d+, "
     r"retained: (\d+)"
 )
 
@@ -64,8 +65,9 @@ def engine_memory_bytes(backend: Backend) -> dict[str, int]:
     stats = backend.query("SELECT stats FROM system.jemalloc_stats").to_pylist()
     match = _JEMALLOC.search(str(stats[0]["stats"])) if stats else None
     if match:
-        figures["allocator_resident"] = int(match.group(1))
-        figures["allocator_retained"] = int(match.group(2))
+        figures["allocator_allocated"] = int(match.group(1))
+        figures["allocator_resident"] = int(match.group(2))
+        figures["allocator_retained"] = int(match.group(3))
     return figures
 
 
