@@ -137,7 +137,7 @@ PIPELINE_SURFACE: dict[str, str] = {
         "ClickHouseTraceStore DependencyEdge EngineMemoryCollector MigrationStatus Operation SampledTrace "
         "SpanBatch SqlColumn SqlLimitError SqlReadOnlyError SqlReader SqlResult StoreQueryError "
         "StoreSchemaError TracePage TraceQuery TraceSampling TraceStore TraceSummary check_read_statement "
-        "cluster_statements engine_memory_bytes open_store purge_engine_allocator"
+        "cluster_statements engine_memory_bytes open_store"
     ),
     "datatracing.pipeline.store.write": "OtlpStage SpanBatch",
 }

@@ -73,8 +73,7 @@ class WorkerSettings(_Section):
     host: str = Field(default="127.0.0.1", min_length=1)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     #: Every this many seconds the sampler and store workers return the free memory glibc's heap keeps
-    #: to the OS (`malloc_trim`, see `runtime._heap`), and the store worker the free pages of the
-    #: embedded engine's allocator; 0 turns it off.
+    #: to the OS (`malloc_trim`, see `runtime._heap`); 0 turns it off.
     heap_trim_interval_s: float = Field(default=10.0, ge=0)
 
 

@@ -34,19 +34,12 @@ from datatracing.pipeline.broker import (
     make_faust_app,
 )
 from datatracing.pipeline.config import Settings
-from datatracing.pipeline.errors import PipelineError
 from datatracing.pipeline.http_auth import Authenticator
 from datatracing.pipeline.http_health import ReadinessProbe, metadata_check, worker_http_app
 from datatracing.pipeline.query import create_app
 from datatracing.pipeline.runtime._heap import HEAP_TRIM, HeapCollector, trim_heap, use_malloc_for_arrow
 from datatracing.pipeline.sink import SinkCollector, SinkConsumerLoop, SinkWriter, sink_metrics_text
-from datatracing.pipeline.store import (
-    ClickHouseTraceStore,
-    EngineMemoryCollector,
-    TraceStore,
-    open_store,
-    purge_engine_allocator,
-)
+from datatracing.pipeline.store import ClickHouseTraceStore, EngineMemoryCollector, TraceStore, open_store
 
 log = logging.getLogger(__name__)
 
@@ -143,38 +136,17 @@ def build_store_app(settings: Settings, store: TraceStore, *, with_query: bool) 
     return app, writer
 
 
-def trim_heap_every(app: faust.App, interval_s: float, *also: Callable[[], None]) -> None:
+def trim_heap_every(app: faust.App, interval_s: float) -> None:
     """Return the free memory of glibc's heap to the OS every `interval_s` seconds, on a Faust timer
-    (`runtime._heap`: without it a worker's RSS creeps up under steady load), then run `also` (the
-    store worker purges the embedded engine's allocator there); 0 turns it off."""
-    steps = [trim_heap] if HEAP_TRIM else []
-    steps += also
-    if interval_s <= 0 or not steps:
+    (`runtime._heap`: without it a worker's RSS creeps up under steady load); 0 or a libc without
+    `malloc_trim` does nothing."""
+    if interval_s <= 0 or not HEAP_TRIM:
         return
 
-    def release() -> None:
-        for step in steps:
-            step()
-
     async def trim() -> None:
-        await asyncio.to_thread(release)
+        await asyncio.to_thread(trim_heap)
 
     app.timer(interval=interval_s, name="trim-heap")(trim)
-
-
-def _purge_engine(store: TraceStore) -> Callable[[], None]:
-    """The embedded engine's allocator purge (`store.purge_engine_allocator`), for the trim timer; a
-    purge the store refuses (closing) is skipped, not raised into the timer."""
-
-    def purge() -> None:
-        if not isinstance(store, ClickHouseTraceStore):
-            return
-        try:
-            purge_engine_allocator(store.backend)
-        except PipelineError as exc:
-            log.debug("engine allocator not purged: %s", exc)
-
-    return purge
 
 
 def run_store_worker(settings: Settings, *, with_query: bool = True) -> None:
@@ -190,7 +162,7 @@ def run_store_worker(settings: Settings, *, with_query: bool = True) -> None:
     if applied:
         log.info("applied migrations: %s", ", ".join(applied))
     app, _ = build_store_app(settings, store, with_query=with_query)
-    trim_heap_every(app, settings.worker.heap_trim_interval_s, _purge_engine(store))
+    trim_heap_every(app, settings.worker.heap_trim_interval_s)
     try:
         _run(app, settings)
     finally:

@@ -11,11 +11,7 @@ Example:
 from __future__ import annotations
 
 from datatracing.pipeline.store._cluster import cluster_statements
-from datatracing.pipeline.store._engine_memory import (
-    EngineMemoryCollector,
-    engine_memory_bytes,
-    purge_engine_allocator,
-)
+from datatracing.pipeline.store._engine_memory import EngineMemoryCollector, engine_memory_bytes
 from datatracing.pipeline.store._errors import StoreQueryError, StoreSchemaError
 from datatracing.pipeline.store._migrator import MigrationStatus
 from datatracing.pipeline.store._open import open_store
@@ -64,5 +60,4 @@ __all__ = [
     "cluster_statements",
     "engine_memory_bytes",
     "open_store",
-    "purge_engine_allocator",
 ]

@@ -12,11 +12,10 @@ figures here separate the engine's part from the rest, so a growing RSS can be t
   out now (tracked or not), what it keeps resident (that, its metadata and freed pages not yet
   returned), and what it keeps mapped but returned to the OS (`system.jemalloc_stats`).
 
-chdb's jemalloc returns freed pages to the OS only after they have been unused for seconds (its
-`dirty_decay_ms`), so its resident bytes swing by tens of megabytes with each large merge or query.
-`purge_engine_allocator` returns them at once (`SYSTEM JEMALLOC PURGE`, about a millisecond); the
-store worker calls it with its heap trims. The purges done are counted
-(`datatracing_store_engine_purges_total`, `datatracing_store_engine_purge_seconds_total`).
+Under load, resident sits some tens of megabytes above allocated, and moves by as much between two
+scrapes: pages the engine's inserts, merges and reads freed and will take again. Returning them
+(`SYSTEM JEMALLOC PURGE`) does not lower it for long: the engine took them back within half a second
+(docs/performance.md, "eighth session"). The store's memory grows where allocated and tracked grow.
 
 Only chdb: a ClickHouse server reports its own memory (`system.asynchronous_metrics`).
 """
@@ -25,18 +24,16 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from datatracing.pipeline.errors import PipelineError
 from datatracing.pipeline.store._backend import Backend, ChdbBackend
 
-__all__ = ["EngineMemoryCollector", "engine_memory_bytes", "purge_engine_allocator"]
+__all__ = ["EngineMemoryCollector", "engine_memory_bytes"]
 
 log = logging.getLogger(__name__)
 
@@ -71,31 +68,6 @@ def engine_memory_bytes(backend: Backend) -> dict[str, int]:
     return figures
 
 
-class _PurgeStats:
-    """Allocator purges done in this process and the seconds they took (for `/metrics`)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.purges = 0
-        self.seconds = 0.0
-
-
-_PURGES = _PurgeStats()
-
-
-def purge_engine_allocator(backend: Backend) -> None:
-    """Return the free pages the embedded engine's allocator keeps to the OS now; nothing for a
-    server backend. Runs one statement, so it waits for the engine like any other (milliseconds)."""
-    if not isinstance(backend, ChdbBackend):
-        return
-    started = time.perf_counter()
-    backend.execute("SYSTEM JEMALLOC PURGE")
-    took = time.perf_counter() - started
-    with _PURGES.lock:
-        _PURGES.purges += 1
-        _PURGES.seconds += took
-
-
 class EngineMemoryCollector(Collector):
     """`datatracing_store_engine_memory_bytes{kind=...}`, read from the engine at scrape time.
 
@@ -122,13 +94,3 @@ class EngineMemoryCollector(Collector):
         for kind, value in sorted(figures.items()):
             gauge.add_metric([kind], value)
         yield gauge
-        with _PURGES.lock:
-            purges, seconds = _PURGES.purges, _PURGES.seconds
-        yield CounterMetricFamily(
-            "datatracing_store_engine_purges", "Purges of the embedded engine's allocator", value=purges
-        )
-        yield CounterMetricFamily(
-            "datatracing_store_engine_purge_seconds",
-            "Time spent purging the embedded engine's allocator",
-            value=seconds,
-        )
