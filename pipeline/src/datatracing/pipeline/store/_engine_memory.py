@@ -12,10 +12,10 @@ figures here separate the engine's part from the rest, so a growing RSS can be t
   out now (tracked or not), what it keeps resident (that, its metadata and freed pages not yet
   returned), and what it keeps mapped but returned to the OS (`system.jemalloc_stats`).
 
-Under load, resident sits some tens of megabytes above allocated, and moves by as much between two
-scrapes: pages the engine's inserts, merges and reads freed and will take again. Returning them
-(`SYSTEM JEMALLOC PURGE`) does not lower it for long: the engine took them back within half a second
-(docs/performance.md, "eighth session"). The store's memory grows where allocated and tracked grow.
+Under load, resident sits above allocated, and moves between two scrapes: pages the engine's inserts,
+merges and reads freed and will take again. Returning them (`SYSTEM JEMALLOC PURGE`) does not lower
+it for long, as the engine takes them back at once (docs/performance.md, "eighth session"). The
+store's memory grows where allocated and tracked grow.
 
 Only chdb: a ClickHouse server reports its own memory (`system.asynchronous_metrics`).
 """
